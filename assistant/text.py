@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _EXTRA_FOLDS = str.maketrans({"đ": "d", "Đ": "d", "ø": "o", "ł": "l", "ß": "ss"})
@@ -19,3 +20,19 @@ def fold_diacritics(text: str) -> str:
     """
     decomposed = unicodedata.normalize("NFD", text.lower().translate(_EXTRA_FOLDS))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# Letters only Vietnamese uses (breve, horn, đ, and tone marks absent from French/Spanish).
+_VI_LETTERS = re.compile("[ăằắẳẵặầấẩẫậđềếểễệồốổỗộơờớởỡợưừứửữựảạẻẽẹỉĩịỏọủũụỳỷỹỵ]", re.IGNORECASE)
+_LETTERS = re.compile(r"[^\W\d_]")
+
+
+def detect_language(text: str) -> str:
+    """'vi' when Vietnamese-only letters are at least 2% of all letters, else 'en'.
+
+    Deterministic and enough for the two languages this assistant serves.
+    Vietnamese typed without diacritics comes out 'en'.
+    """
+    text = nfc(text)
+    letters = len(_LETTERS.findall(text))
+    return "vi" if letters and len(_VI_LETTERS.findall(text)) / letters >= 0.02 else "en"

@@ -151,10 +151,19 @@ def test_pdf_corrupt_fails_clearly(tmp_path, content):
     path = write(tmp_path / "broken.pdf", content)
     with pytest.raises(LoadError) as excinfo:
         load_file(path)
-    assert_one_line_error(excinfo, path)
-    assert "not a readable PDF (corrupt or truncated)" in str(excinfo.value) or "no extractable text" in str(
-        excinfo.value
-    )
+    assert_one_line_error(excinfo, path, "not a readable PDF (corrupt or truncated): ")
+
+
+def test_pdf_quirks_are_recovered_quietly(tmp_path, caplog, capsys, recwarn):
+    import re
+
+    quirky = re.sub(rb"startxref\n\d+", b"startxref\n12", make_pdf(["Recovered text"]))  # wrong xref pointer
+    path = write(tmp_path / "quirky.pdf", quirky)
+    with caplog.at_level("DEBUG"):
+        assert "Recovered text" in load_one(path).text
+    assert not [r for r in caplog.records if r.name.startswith("pypdf") and r.levelno >= 30]
+    assert capsys.readouterr().err == ""
+    assert not [w for w in recwarn if "pypdf" in str(w.filename)]
 
 
 def test_pdf_without_text_asks_for_ocr(tmp_path):
@@ -213,6 +222,21 @@ def test_docx_headings_paragraphs_and_tables(tmp_path):
     assert doc.language == "vi"
 
 
+def test_docx_merged_cells_appear_once(tmp_path):
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    merged = table.cell(0, 0).merge(table.cell(0, 1))
+    merged.text = "Merged header"
+    table.cell(0, 2).text = "Other"
+    for i, value in enumerate(["0", "0", "x"]):
+        table.cell(1, i).text = value
+    path = tmp_path / "merged.docx"
+    document.save(path)
+    assert load_one(path).text == "Merged header | Other\n0 | 0 | x"
+
+
 def test_docx_title_from_core_properties(tmp_path):
     import docx
 
@@ -255,6 +279,17 @@ def test_html_structure(tmp_path):
     assert lines[lines.index("- First step") + 1] == "- Second step"
     assert lines[lines.index("Fee | Days") + 1] == "0 | 5"
     assert "\n\n" in doc.text  # paragraphs separated by blank lines
+
+
+def test_html_odd_nesting(tmp_path):
+    html = ("<ul><li><p>Item in a paragraph</p></li><li>Plain item</li></ul>"
+            "<table><tr><td>outer<table><tr><td>inner</td><td>cell</td></tr></table></td></tr></table>"
+            "<h2>Heading <h3>inside</h3></h2><tr><tr>rows</tr></tr>")
+    doc = load_one(write(tmp_path / "odd.html", html))
+    lines = doc.text.split("\n")
+    assert "- Item in a paragraph" in lines and "- Plain item" in lines
+    assert "outer inner | cell" in lines
+    assert "rows" in doc.text
 
 
 def test_html_title_falls_back_to_h1(tmp_path):
@@ -354,11 +389,21 @@ def test_jsonl_nfd_text_becomes_nfc_but_id_is_kept(tmp_path):
     assert unicodedata.is_normalized("NFC", doc.text) and unicodedata.is_normalized("NFC", doc.title)
 
 
+def test_jsonl_line_numbers_ignore_unicode_line_separators(tmp_path):
+    first = json.dumps({"_id": "a", "text": "one\u2028two\x85three"}, ensure_ascii=False)
+    path = write(tmp_path / "c.jsonl", first + "\r\n" + "{broken\r\n")
+    with pytest.raises(LoadError) as excinfo:
+        load_file(path)
+    assert_one_line_error(excinfo, path, "line 2: not valid JSON")
+    path.write_text(first + "\n", encoding="utf-8")
+    assert load_one(path).text == "one\ntwo\nthree"
+
+
 @pytest.mark.parametrize(
     "bad_line",
-    ['{"_id": "x", "text": "unterminated', '{"title": "no id", "text": "t"}', '{"_id": "no-text"}', "[1, 2]",
+    ['{"_id": "x", "text": "unterminated', '{"title": "no id", "text": "t"}', '{"_id": "no-text"}', "[1, 2]", '{"_id": "", "text": "empty id"}', '{"_id": "c", "text": "t", "metadata": [1]}',
      '{"_id": "a", "text": "duplicate"}'],
-    ids=["invalid-json", "no-id", "no-text", "not-object", "duplicate-id"],
+    ids=["invalid-json", "no-id", "no-text", "not-object", "empty-id", "bad-metadata", "duplicate-id"],
 )
 def test_jsonl_bad_line_is_named(tmp_path, bad_line):
     good = json.dumps({"_id": "a", "text": "fine"})
