@@ -2,6 +2,7 @@
 
     assistant ingest PATH... [--prune] [--json]   bring the store in step with files
     assistant ask "QUESTION" [--audience public|staff] [--json] [--k N]
+    assistant eval DATASET_DIR [--compare] [--limit N] ...   score on a benchmark set (eval/)
 
 Exit codes: 0 all went well; 1 some files failed (the rest were ingested);
 2 the command or a setting is wrong; 130 interrupted (rerun to finish).
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--retriever", choices=["hybrid", "dense", "lexical"], default="hybrid")
     ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
                      help="an earlier question of the conversation (repeat for several, oldest first)")
+
+    from eval.cli import add_arguments as add_eval_arguments  # argparse only: cheap to import
+
+    ev = sub.add_parser("eval", help="score the assistant on a benchmark set (see eval/)")
+    add_eval_arguments(ev)
     return parser
 
 
@@ -130,7 +136,13 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_COMMANDS = {"ingest": _ingest, "ask": _ask}
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.cli import run
+
+    return run(args, settings)
+
+
+_COMMANDS = {"ingest": _ingest, "ask": _ask, "eval": _eval}
 
 
 if __name__ == "__main__":

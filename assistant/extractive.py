@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from assistant.answering import Answer, Citation, citation_for, refusal
-from assistant.guardrails import looks_like_injection, mask_unknown_contacts
+from assistant.guardrails import MASK, MASK_EN, has_contact, looks_like_injection, mask_unknown_contacts
 from assistant.retrieval import Hit
+from assistant.types import Chunk
 from assistant.text import fold_diacritics
 
 _DATA = Path(__file__).parent / "data"
@@ -39,6 +40,7 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-•*+]|\d{1,2}[.)]|[a-zđ][)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÀ-Ỹ0-9\"“(])")
 MAX_UNIT_CHARS = 700
+LONG_PARAGRAPH = 400  # longer paragraphs are quoted sentence by sentence
 MAX_ITEMS = 8
 
 LEAD = {"vi": "Theo các văn bản hiện có:", "en": "According to the documents:"}
@@ -101,10 +103,14 @@ class ExtractiveGenerator:
         units = self.rank(question, hits)
         if not units or self.coverage(question, units[0]) < self.min_coverage:
             return refusal(question, language, self.name)
-        chosen = [units[0]]
+        best = units[0]
+        chosen = [best]
         for unit in units[1:]:
-            if len(chosen) == self.max_units or unit.score < 0.6 * units[0].score:
+            if len(chosen) == self.max_units or unit.score < 0.6 * best.score:
                 break
+            # Only the best unit's document: another procedure's deadline is not this one's.
+            if unit.hit.chunk.doc_id != best.hit.chunk.doc_id:
+                continue
             if not any(unit.text in c.text or c.text in unit.text for c in chosen):
                 chosen.append(unit)
         citations: list[Citation] = []
@@ -117,7 +123,7 @@ class ExtractiveGenerator:
                 citations.append(citation_for(numbers[cid], unit.hit, snippet=unit.text))
             lines.append(f"- {unit.text} [{numbers[cid]}]")
         sources = [c.text for h in hits for c in h.context]
-        text = mask_unknown_contacts("\n".join(lines), sources)
+        text = mask_unknown_contacts("\n".join(lines), sources, mask=MASK if language == "vi" else MASK_EN)
         return Answer(text, citations, True, self.name, language, (time.perf_counter() - started) * 1000, question)
 
     def stream(self, question: str, hits: Sequence[Hit], language: str) -> Iterator[str | Answer]:
@@ -144,16 +150,30 @@ class ExtractiveGenerator:
         idf = {t: math.log(1 + n / (1 + c)) + 0.1 for t, c in df.items()}
         q_all = list(dict.fromkeys(q_words)) + list(dict.fromkeys(q_bigrams))
         q_weight = sum(idf.get(t, math.log(1 + n)) * (1.5 if " " in t else 1.0) for t in q_all) or 1.0
+        subject_cache: dict[str, set[str]] = {}
         for unit, (words, bigrams) in zip(units, unit_terms):
             have = set(words) | set(bigrams)
-            lexical = sum(idf[t] * (1.5 if " " in t else 1.0) for t in q_all if t in have) / q_weight
+            title = unit.hit.chunk.title
+            if title not in subject_cache:
+                t_words, t_bigrams = terms(title)
+                subject_cache[title] = set(t_words) | set(t_bigrams)
+            subject = subject_cache[title]
+            # Words that name the subject (already in the document's title) say little about
+            # which unit answers: the asking words ("lệ phí", "thời hạn") decide.
+            lexical = sum(
+                idf[t] * (1.5 if " " in t else 1.0) * (0.3 if t in subject else 1.0) for t in q_all if t in have
+            ) / q_weight
             folded_label = fold_diacritics(unit.label or unit.text[:80])
             folded = fold_diacritics(unit.text)
             intent = 0.0
             for i in asked:
                 intent += 0.45 * bool(i.label.search(folded_label)) + 0.3 * bool(i.value.search(folded))
             prior = 1.0 / (1 + unit.hit_rank)
-            unit.score = 0.5 * lexical + intent / max(1, len(asked)) + 0.35 * prior
+            named = 0.0
+            if unit.label:  # the question names this field ("Cơ quan nào thực hiện" ~ "Cơ quan thực hiện:")
+                label_words = set(terms(unit.label)[0])
+                named = len(label_words & set(q_words)) / len(label_words) if label_words else 0.0
+            unit.score = 0.5 * lexical + intent / max(1, len(asked)) + 0.35 * prior + 0.3 * named
         units.sort(key=lambda u: (-u.score, u.hit_rank))
         return units
 
@@ -167,39 +187,87 @@ class ExtractiveGenerator:
         return sum(w in have for w in set(words)) / len(set(words))
 
 
-def split_units(hit: Hit, rank: int) -> list[Unit]:
-    """Cut the hit's text (with neighbours) into quotable units."""
-    units: list[Unit] = []
+def merged_context(hit: Hit) -> list[tuple[str, Chunk]]:
+    """The hit and its neighbours as contiguous text, overlap removed: (line, chunk it is in).
+
+    Size-split chunks overlap; using their offsets in the document, each
+    neighbour contributes only the text past the end of the one before, so a
+    "Label:" line at the end of one chunk meets its list items in the next.
+    """
+    lines: list[tuple[str, Chunk]] = []
+    end = -1
     for chunk in hit.context:
-        lines = [ln.rstrip() for ln in chunk.text.splitlines()]
-        i = 0
-        while i < len(lines):
-            line = _HEADING.sub("", lines[i]).strip()
-            i += 1
-            if not line or looks_like_injection(line):
-                continue
-            if line.endswith(":") and i < len(lines) and _LIST_ITEM.match(lines[i] or ""):
-                items = []
-                while i < len(lines) and (_LIST_ITEM.match(lines[i]) or not lines[i].strip()):
-                    if lines[i].strip() and not looks_like_injection(lines[i]):
-                        items.append(lines[i].strip())
-                    i += 1
+        text = chunk.text
+        if end > chunk.start:
+            cut = end - chunk.start
+            text = text[cut:] if cut < len(text) else ""
+            if lines and text and not text.startswith("\n"):  # the cut fell inside a line: finish that line
+                first, _, text = text.partition("\n")
+                lines[-1] = (lines[-1][0] + first, lines[-1][1])
+        end = max(end, chunk.start + len(chunk.text))
+        lines += [(ln.rstrip(), chunk) for ln in text.split("\n")]
+    return _unwrap(lines)
+
+
+def _unwrap(lines: list[tuple[str, Chunk]]) -> list[tuple[str, Chunk]]:
+    """Join hard-wrapped lines (PDF text) back into their sentence."""
+    out: list[tuple[str, Chunk]] = []
+    for line, chunk in lines:
+        stripped = line.strip()
+        if (
+            out and stripped and out[-1][0].strip()
+            and not _HEADING.match(line) and not _LIST_ITEM.match(line) and "|" not in stripped
+            and not out[-1][0].rstrip().endswith((".", ":", ";", "?", "!"))
+            and (stripped[0].islower() or (len(out[-1][0]) > 60 and ":" not in stripped[:40]))
+        ):
+            out[-1] = (out[-1][0].rstrip() + " " + stripped, out[-1][1])
+        else:
+            out.append((line, chunk))
+    return out
+
+
+def split_units(hit: Hit, rank: int) -> list[Unit]:
+    """Cut the hit's text (with neighbours) into quotable units; headings become labels only."""
+    units: list[Unit] = []
+    lines = merged_context(hit)
+    i = 0
+    while i < len(lines):
+        raw, chunk = lines[i]
+        i += 1
+        line = raw.strip()
+        if not line or _HEADING.match(raw):
+            continue
+        src = hit if chunk.chunk_id == hit.chunk.chunk_id else Hit(chunk, hit.score)
+        if line.endswith(":"):
+            items = []
+            j = i
+            while j < len(lines) and (_LIST_ITEM.match(lines[j][0]) or not lines[j][0].strip()):
+                if lines[j][0].strip() and not looks_like_injection(lines[j][0]):
+                    items.append(lines[j][0].strip())
+                j += 1
+                if items and j < len(lines) and not lines[j][0].strip():
+                    break
+            if items:
                 shown = items[:MAX_ITEMS] + (["…"] if len(items) > MAX_ITEMS else [])
-                units.append(Unit(_clip(line + " " + " ".join(shown)), rank, hit, label=line))
-                continue
-            if line.endswith("?") and i < len(lines) and lines[i].strip():  # FAQ: question + its answer
-                answer = _HEADING.sub("", lines[i]).strip()
-                i += 1
-                if not looks_like_injection(answer):
-                    units.append(Unit(_clip(line + " " + answer), rank, hit, label=line))
-                continue
-            label = line.split(":", 1)[0] if ":" in line[:80] else ""
-            if len(line) <= MAX_UNIT_CHARS:
-                units.append(Unit(line, rank, hit, label=label))
-            else:
-                for sentence in _SENTENCE_END.split(line):
-                    if sentence.strip() and not looks_like_injection(sentence):
-                        units.append(Unit(_clip(sentence.strip()), rank, hit))
+                units.append(Unit(_clip(line + " " + " ".join(shown)), rank, src, label=line))
+                i = j
+            continue  # a label with nothing under it is not an answer
+        if line.endswith("?") and i < len(lines) and lines[i][0].strip():  # FAQ: question + its answer
+            answer = lines[i][0].strip()
+            i += 1
+            if not looks_like_injection(answer):
+                units.append(Unit(_clip(line + " " + answer), rank, src, label=line))
+            continue
+        label = line.split(":", 1)[0] if ":" in line[:80] else ""
+        planted = looks_like_injection(line)
+        if len(line) <= LONG_PARAGRAPH and not planted:
+            units.append(Unit(line, rank, src, label=label))
+            continue
+        for sentence in _SENTENCE_END.split(line):
+            sentence = sentence.strip()
+            # Beside an injection, contact details are planted too: quote neither.
+            if sentence and not looks_like_injection(sentence) and not (planted and has_contact(sentence)):
+                units.append(Unit(_clip(sentence), rank, src, label=label))
     return units
 
 

@@ -69,16 +69,37 @@ def _digits(s: str) -> str:
     return re.sub(r"\D", "", s)
 
 
+# A number as written in a document: digits with spaces, dots, dashes or brackets between
+# them ("(028) 3829 1234", "0912.345.678"), but not across words or slashes.
+_NUMBER = re.compile(r"\+?\d(?:[\s.()-]{0,3}\d)*")
+
+
+def _phone_digits(s: str) -> str:
+    """Digits of a phone number, +84 / 0084 written as the national 0."""
+    digits = _digits(s)
+    if digits.startswith("0084"):
+        return "0" + digits[4:]
+    if digits.startswith("84") and s.lstrip().startswith("+"):
+        return "0" + digits[2:]
+    return digits
+
+
 def mask_unknown_contacts(text: str, sources: Iterable[str], mask: str = MASK) -> str:
-    """Mask phones, e-mails and URLs that none of ``sources`` contains."""
+    """Mask phones, e-mails and URLs that none of ``sources`` contains.
+
+    A phone number is known when one number written in a source holds its
+    digits (+84 and 0 count as the same prefix); digits gathered from several
+    numbers (a date and a fee) do not make a phone number known.
+    """
     corpus = "\n".join(sources)
     corpus_lower = corpus.lower()
-    corpus_digits = _digits(corpus)
+    known_numbers = {_phone_digits(m.group(0)) for m in _NUMBER.finditer(corpus)}
 
     def keep_if_known(match: re.Match, digits: bool = False) -> str:
         value = match.group(0)
         if digits:
-            return value if _digits(value) and _digits(value) in corpus_digits else mask
+            wanted = _phone_digits(value)
+            return value if wanted and any(wanted in number for number in known_numbers) else mask
         return value if value.lower().rstrip(".,;") in corpus_lower else mask
 
     text = _URL.sub(keep_if_known, text)
@@ -89,3 +110,8 @@ def mask_unknown_contacts(text: str, sources: Iterable[str], mask: str = MASK) -
 def looks_like_injection(text: str) -> bool:
     """True when a passage speaks to an AI model instead of to a reader."""
     return bool(_INJECTION.search(fold_diacritics(text)))
+
+
+def has_contact(text: str) -> bool:
+    """True when the text holds a phone number, an e-mail or a URL."""
+    return bool(_PHONE.search(text) or _EMAIL.search(text) or _URL.search(text))

@@ -7,6 +7,12 @@ framed as data, is told to cite them as ``[n]``, and its output is then
 checked (``answering.check_citations``): sentences that cite nothing or cite
 something that does not support them are dropped, and unknown contact details
 are masked. If nothing survives, the answer is a refusal.
+
+Lines of a document that address an AI ("ignore previous instructions") are
+left out of what the model reads *and* of what its sentences are checked
+against, so a model that obeys a planted instruction cannot cite it as support.
+Streaming shows only checked text: each sentence is checked as soon as it is
+complete, so the pieces a caller prints are the final answer's sentences.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from typing import Iterator, Sequence
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from assistant.answering import Answer, check_citations, citation_for, refusal
-from assistant.guardrails import mask_unknown_contacts
+from assistant.answering import Answer, check_citations, citation_for, refusal, split_sentences
+from assistant.guardrails import MASK, MASK_EN, looks_like_injection, mask_unknown_contacts
 from assistant.retrieval import Hit
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
@@ -41,14 +47,18 @@ def chat_model(base_url: str, model: str, api_key: str, temperature: float = 0.0
                       temperature=temperature, timeout=timeout, max_retries=1)
 
 
+def evidence(hit: Hit) -> str:
+    """The text of a hit and its neighbours, without the lines that address an AI."""
+    return "\n".join(line for ch in hit.context for line in ch.text.splitlines() if not looks_like_injection(line))
+
+
 def build_messages(question: str, hits: Sequence[Hit], language: str) -> list:
     """System prompt for the language, then the numbered context and the question."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
         c = hit.chunk
         where = ", ".join(x for x in (c.title, f"p. {c.page}" if c.page else "", c.section) if x)
-        text = "\n".join(ch.text for ch in hit.context)
-        blocks.append(f"[{n}] ({where})\n{text}")
+        blocks.append(f"[{n}] ({where})\n{evidence(hit)}")
     system = load_prompt("answer_vi.txt" if language == "vi" else "answer_en.txt")
     user = load_prompt("context.txt").format(context="\n\n".join(blocks), question=question)
     return [SystemMessage(content=system), HumanMessage(content=user)]
@@ -71,31 +81,68 @@ class LLMGenerator:
         return answer
 
     def stream(self, question: str, hits: Sequence[Hit], language: str) -> Iterator[str | Answer]:
-        """Raw text pieces as the model writes them, then the checked ``Answer``."""
+        """Checked sentences as the model completes them, then the checked ``Answer``.
+
+        Raw model text is never yielded: a sentence is shown only once it is
+        complete and has passed the same checks as the final answer.
+        """
         started = time.perf_counter()
         if not hits:
-            yield refusal(question, language, self.name)
+            answer = refusal(question, language, self.name)
+            yield answer.text
+            yield answer
             return
-        parts: list[str] = []
+        sources = _sources(hits)
+        raw = ""
+        done = 0  # sentences of ``raw`` already checked (the last one may still grow)
+        shown = False
         for chunk in self.model.stream(build_messages(question, hits, language)):
             text = chunk.content if isinstance(chunk.content, str) else ""
-            if text:
-                parts.append(text)
-                yield text
-        yield self.finish(question, "".join(parts), hits, language, started)
+            if not text:
+                continue
+            raw += text
+            if any(marker in raw for marker in NOT_ENOUGH):
+                continue
+            complete = split_sentences(raw)[:-1]
+            for piece in self._checked(complete[done:], sources, language):
+                shown = True
+                yield piece
+            done = max(done, len(complete))
+        answer = self.finish(question, raw, hits, language, started)
+        if answer.grounded:
+            yield from self._checked(split_sentences(raw)[done:], sources, language)
+        else:
+            yield ("\n" if shown else "") + answer.text
+        yield answer
+
+    @staticmethod
+    def _checked(sentences: Sequence[str], sources: dict[int, str], language: str) -> Iterator[str]:
+        for sentence in sentences:
+            kept, _, _ = check_citations(sentence, sources)
+            if kept:
+                yield _mask(kept, sources, language) + "\n"
 
     def finish(self, question: str, raw: str, hits: Sequence[Hit], language: str, started: float) -> Answer:
         """Check citations and contacts in the model's text; refuse if nothing holds."""
         if any(marker in raw for marker in NOT_ENOUGH):
             return refusal(question, language, self.name)
-        sources = {n: "\n".join(c.text for c in hit.context) for n, hit in enumerate(hits, start=1)}
+        sources = _sources(hits)
         text, dropped, used = check_citations(raw, sources)
         if not used:
             return refusal(question, language, self.name)
-        text = mask_unknown_contacts(text, sources.values())
+        text = _mask(text, sources, language)
         citations = [citation_for(n, hits[n - 1]) for n in sorted(used)]
         return Answer(text, citations, True, self.name, language, (time.perf_counter() - started) * 1000,
                       question, flagged=dropped)
+
+
+def _sources(hits: Sequence[Hit]) -> dict[int, str]:
+    """What each citation number may be checked against: the evidence the model was shown."""
+    return {n: evidence(hit) for n, hit in enumerate(hits, start=1)}
+
+
+def _mask(text: str, sources: dict[int, str], language: str) -> str:
+    return mask_unknown_contacts(text, sources.values(), mask=MASK if language == "vi" else MASK_EN)
 
 
 def rewrite_with_llm(model: BaseChatModel, question: str, history) -> str:

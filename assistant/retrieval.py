@@ -88,6 +88,7 @@ class Retriever:
         doc_ids: Sequence[str] | None = None,
         language: str | None = None,
         neighbours: int = 1,
+        probe_docs: int = 2,
     ) -> list[Hit]:
         if audience not in AUDIENCE_ACCESS:
             raise ValueError(f"audience must be one of {sorted(AUDIENCE_ACCESS)}, got {audience!r}")
@@ -121,7 +122,39 @@ class Retriever:
             hits.append(Hit(chunk, score, dense_rank.get(cid), lex_rank.get(cid), dense_score.get(cid), hood))
             if len(hits) == k:
                 break
+        if probe_docs and mode != "dense":
+            hits = self._probe(query, hits, allowed, probe_docs, neighbours)
         return hits
+
+    def _probe(self, query: str, hits: list[Hit], allowed, docs: int, neighbours: int) -> list[Hit]:
+        """Look inside the best documents for the part the question asks about.
+
+        The top documents are usually right, but in a long record the chunk
+        holding the asked-for field (legal basis, fee, ...) may rank below
+        others of the same record. A lexical search restricted to each of the
+        top documents brings that chunk in, placed right after its document's
+        best hit.
+        """
+        seen = {h.chunk.chunk_id for h in hits}
+        top_docs = list(dict.fromkeys(h.chunk.doc_id for h in hits))[:docs]
+        out = list(hits)
+        for doc_id in top_docs:
+            found = self.store.lexical_search(query, 2, access=allowed, doc_ids=[doc_id])
+            new = [cid for cid, _ in found if cid not in seen]
+            if not new:
+                continue
+            chunks = self.store.get_chunks(new)
+            at = next(i for i, h in enumerate(out) if h.chunk.doc_id == doc_id) + 1
+            for cid in new:
+                chunk = chunks.get(cid)
+                if chunk is None or chunk.access not in allowed:
+                    continue
+                hood = tuple(c for c in self.store.neighbours(chunk.doc_id, chunk.index, neighbours)
+                             if c.access in allowed) if neighbours else ()
+                out.insert(at, Hit(chunk, out[at - 1].score, None, None, None, hood))
+                seen.add(cid)
+                at += 1
+        return out
 
     def _query_vector(self, text: str) -> np.ndarray:
         """Embed a question once; repeated questions come from a small LRU cache."""
@@ -146,7 +179,9 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, fl
     for ranking in rankings:
         for rank, cid in enumerate(ranking, start=1):
             scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
-    order = {cid: i for i, cid in enumerate(cid for ranking in rankings for cid in ranking)}
+    order: dict[str, int] = {}
+    for cid in (cid for ranking in rankings for cid in ranking):
+        order.setdefault(cid, len(order))
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 
 
