@@ -60,7 +60,7 @@ class Assistant:
 
                 generator = LLMGenerator(self.chat_model)
             else:
-                generator = ExtractiveGenerator(min_coverage=settings.min_coverage)
+                generator = ExtractiveGenerator(min_coverage={"vi": settings.min_coverage_vi, "en": settings.min_coverage_en})
         self.generator = generator
 
     # ------------------------------------------------------------------ asking

@@ -88,7 +88,7 @@ class Retriever:
         doc_ids: Sequence[str] | None = None,
         language: str | None = None,
         neighbours: int = 1,
-        probe_docs: int = 2,
+        probe_docs: int = 4,
     ) -> list[Hit]:
         if audience not in AUDIENCE_ACCESS:
             raise ValueError(f"audience must be one of {sorted(AUDIENCE_ACCESS)}, got {audience!r}")

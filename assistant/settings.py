@@ -55,11 +55,12 @@ class Settings:
     )
     chroma_port: int = _setting(8000, "Port of the Chroma server (with chroma_host).")
     top_k: int = _setting(6, "Chunks an answer is drawn from.")
-    min_coverage: float = _setting(
-        0.5,
-        "Refusal threshold: share of the question's content words the best evidence must contain "
-        "(calibrated on the benchmark dev sets; see README).",
+    min_coverage_vi: float = _setting(
+        0.65,
+        "Refusal threshold for Vietnamese questions: share of the question's content words the best "
+        "evidence must contain (calibrated on the benchmark dev sets; see README).",
     )
+    min_coverage_en: float = _setting(0.35, "The same for English questions (they paraphrase more).")
     max_question_chars: int = _setting(1000, "Longer questions are refused with a message.")
     generator: str = _setting("extractive", "`extractive` (no LLM, default) or `llm`.")
     llm_base_url: str = _setting("", "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama).")
@@ -107,8 +108,9 @@ class Settings:
                 f"{PREFIX}GENERATOR=llm needs {PREFIX}LLM_BASE_URL and {PREFIX}LLM_MODEL "
                 "(an OpenAI-compatible endpoint such as Ollama, vLLM or llama.cpp's server)."
             )
-        if not 0 <= self.min_coverage <= 1:
-            raise SettingsError(f"{PREFIX}MIN_COVERAGE must be between 0 and 1.")
+        for name in ("min_coverage_vi", "min_coverage_en"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be between 0 and 1.")
         if self.top_k < 1 or self.max_question_chars < 1:
             raise SettingsError(f"{PREFIX}TOP_K and {PREFIX}MAX_QUESTION_CHARS must be 1 or more.")
 
