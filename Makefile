@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine (no internet but PyPI):
-#   make demo   install, ingest docs/, and start the assistant
+#   make demo   install, ingest docs/, and answer example questions from it
 #   make test   install and run the tests
 PY ?= python3
 VENV := .venv
@@ -24,7 +24,10 @@ ingest: install
 	$(BIN)/assistant ingest docs/ --prune
 
 demo: ingest
-	$(BIN)/assistant --help
+	$(BIN)/assistant ask "Phí cấp bản sao trích lục hộ tịch khi nộp trực tuyến là bao nhiêu?"
+	$(BIN)/assistant ask "How fast must the duty officer answer a hand-over?" --audience public
+	$(BIN)/assistant ask "Kinh phí thí điểm trợ lý ảo là bao nhiêu?" --audience public
+	$(BIN)/assistant ask "Who won the football final?"
 
 test: install
 	$(BIN)/python -m pytest -q

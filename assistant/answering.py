@@ -43,11 +43,16 @@ class Citation:
 
     def label(self) -> str:
         """Where to look: 'Title, page 3, Điều 5'."""
-        parts = [self.title or self.doc_id]
+        title = self.title or self.doc_id
+        parts = [title]
         if self.page:
             parts.append(f"p. {self.page}")
-        if self.section:
-            parts.append(self.section)
+        section = self.section
+        head, _, rest = section.partition(" > ")
+        if rest and (head[:40] == title[:40] or _similar(head, title)):  # the path repeats the title
+            section = rest
+        if section and section != title:
+            parts.append(section)
         return ", ".join(parts)
 
 
@@ -91,6 +96,12 @@ def citation_for(n: int, hit: Hit, snippet: str | None = None) -> Citation:
         n=n, doc_id=c.doc_id, title=c.title, source=c.source, page=c.page, section=c.section,
         snippet=(snippet or c.text)[:600], score=round(hit.score, 4), chunk_id=c.chunk_id,
     )
+
+
+def _similar(a: str, b: str) -> bool:
+    """Two headings that share most of their words (a title and the document's own H1)."""
+    wa, wb = content_words(a), content_words(b)
+    return bool(wa and wb) and len(wa & wb) / min(len(wa), len(wb)) >= 0.6
 
 
 # ---------------------------------------------------------------------- citation checking

@@ -52,9 +52,9 @@ def subject_of(question: str) -> str:
             for i in range(*match.span()):
                 keep[i] = False
     words = "".join(ch if k else " " for ch, k in zip(text, keep)).split()
-    while words and fold_diacritics(words[0]) in stopwords():
+    while words and words[0].lower() in stopwords():
         words.pop(0)
-    while words and fold_diacritics(words[-1]) in stopwords():
+    while words and words[-1].lower() in stopwords():
         words.pop()
     return " ".join(words) or text
 

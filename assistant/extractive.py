@@ -68,15 +68,27 @@ def intents() -> tuple[Intent, ...]:
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
+    """Stop words as written (with diacritics): folded, "thì" would swallow "thí" and "họ" "hộ"."""
     words = (_DATA / "stopwords.txt").read_text(encoding="utf-8").split()
-    return frozenset(fold_diacritics(w) for w in words if not w.startswith("#"))
+    return frozenset(w.lower() for w in words if not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def _folded_stopwords() -> frozenset[str]:
+    return frozenset(fold_diacritics(w) for w in stopwords())
 
 
 def terms(text: str) -> tuple[list[str], list[str]]:
-    """Content words (folded, no stop words) and the bigrams of all words."""
-    words = _WORD.findall(fold_diacritics(text))
-    content = [w for w in words if w not in stopwords()]
-    bigrams = [f"{a} {b}" for a, b in zip(words, words[1:]) if not (a in stopwords() and b in stopwords())]
+    """Content words (folded, stop words removed) and bigrams of adjacent content words.
+
+    Stop words are recognised as written; only a text typed entirely without
+    diacritics is matched against the folded list.
+    """
+    raw = _WORD.findall(text.lower())
+    stop = stopwords() if any(ord(ch) > 127 for ch in text) else _folded_stopwords()
+    words = [None if w in stop else fold_diacritics(w) for w in raw]
+    content = [w for w in words if w]
+    bigrams = [f"{a} {b}" for a, b in zip(words, words[1:]) if a and b]
     return content, bigrams
 
 
@@ -96,7 +108,7 @@ class ExtractiveGenerator:
 
     def __init__(self, min_coverage: dict[str, float] | None = None, max_units: int = 3):
         # Per question language: Vietnamese syllables overlap by chance more than English words do.
-        self.min_coverage = {"vi": 0.65, "en": 0.35, **(min_coverage or {})}
+        self.min_coverage = {"vi": 0.55, "en": 0.25, **(min_coverage or {})}
         self.max_units = max_units
 
     def generate(self, question: str, hits: Sequence[Hit], language: str) -> Answer:
@@ -110,8 +122,8 @@ class ExtractiveGenerator:
         for unit in units[1:]:
             if len(chosen) == self.max_units or unit.score < 0.6 * best.score:
                 break
-            # Only the best unit's document: another procedure's deadline is not this one's.
-            if unit.hit.chunk.doc_id != best.hit.chunk.doc_id:
+            # Only the best unit's document and section: another procedure's deadline is not this one's.
+            if (unit.hit.chunk.doc_id, unit.hit.chunk.section) != (best.hit.chunk.doc_id, best.hit.chunk.section):
                 continue
             if not any(unit.text in c.text or c.text in unit.text for c in chosen):
                 chosen.append(unit)
@@ -182,19 +194,27 @@ class ExtractiveGenerator:
             if unit.label:  # the question names this field ("Cơ quan nào thực hiện" ~ "Cơ quan thực hiện:")
                 label_words = set(terms(unit.label)[0])
                 named = len(label_words & set(q_words)) / len(label_words) if label_words else 0.0
-            unit.score = (0.5 * lexical + intent / max(1, len(asked)) + 0.35 * prior + 0.3 * named
-                          + 0.4 * title_match[title])
+            # A deadline in a passage about something else is not the answer: what the question
+            # asks for only counts in full where the unit (or its document) is about the subject.
+            relevance = min(1.0, max(2 * lexical, title_match[title]))
+            unit.score = (0.5 * lexical + intent / max(1, len(asked)) * (0.25 + 0.75 * relevance)
+                          + 0.35 * prior + 0.3 * named + 0.4 * title_match[title])
         units.sort(key=lambda u: (-u.score, u.hit_rank))
         return units
 
     def coverage(self, question: str, unit: Unit) -> float:
-        """Share of the question's content words found in the unit or its chunk's title and section."""
-        words, _ = terms(question)
-        if not words:
+        """Share of the question's content words and word pairs found in the unit or its chunk's title/section.
+
+        Pairs matter: "kinh phí thí điểm" is not covered by a text that has "phí" and "điểm" apart.
+        """
+        words, bigrams = terms(question)
+        asked = set(words) | set(bigrams)
+        if not asked:
             return 0.0
         chunk = unit.hit.chunk
-        have = set(terms(" ".join((unit.label, unit.text, chunk.title, chunk.section)))[0])
-        return sum(w in have for w in set(words)) / len(set(words))
+        have_words, have_bigrams = terms(" \n ".join((unit.label, unit.text, chunk.title, chunk.section)))
+        have = set(have_words) | set(have_bigrams)
+        return len(asked & have) / len(asked)
 
 
 def merged_context(hit: Hit) -> list[tuple[str, Chunk]]:

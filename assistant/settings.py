@@ -56,11 +56,11 @@ class Settings:
     chroma_port: int = _setting(8000, "Port of the Chroma server (with chroma_host).")
     top_k: int = _setting(6, "Chunks an answer is drawn from.")
     min_coverage_vi: float = _setting(
-        0.65,
+        0.55,
         "Refusal threshold for Vietnamese questions: share of the question's content words the best "
         "evidence must contain (calibrated on the benchmark dev sets; see README).",
     )
-    min_coverage_en: float = _setting(0.35, "The same for English questions (they paraphrase more).")
+    min_coverage_en: float = _setting(0.25, "The same for English questions (they paraphrase more).")
     max_question_chars: int = _setting(1000, "Longer questions are refused with a message.")
     generator: str = _setting("extractive", "`extractive` (no LLM, default) or `llm`.")
     llm_base_url: str = _setting("", "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama).")
