@@ -234,3 +234,18 @@ def test_ctrl_c_exits_cleanly_with_a_hint(tmp_path, corpus):
         pytest.skip("ingest finished before Ctrl-C arrived")
     assert proc.returncode == 130, err
     assert "run the same command again" in err and "Traceback" not in err
+
+
+def test_pdf_pages_survive_ingest(tmp_path, embedder):
+    """A known phrase of a real government PDF lands in a chunk that cites the right page."""
+    from tests.conftest import need_shared
+
+    docs = need_shared("benchmarks", "gov-pdfs", "documents")
+    settings = Settings.from_env(env={}, store_dir=tmp_path / "store")
+    report, state, store = run(settings, embedder, [docs / "Singapore_Labour_Force.pdf"])
+    assert not report.failed
+    hits = store.get_chunks([cid for cid, _ in store.lexical_search("seniors share workers Land Transport", 5)])
+    pages = {c.page for c in hits.values() if "Land Transport & Supporting Services" in c.text}
+    assert 7 in pages, pages  # the phrase is printed on page 7 ("|07|")
+    assert all(c.doc_id == "Singapore_Labour_Force.pdf" for c in hits.values())
+    store.close()
