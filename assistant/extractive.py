@@ -135,7 +135,7 @@ class ExtractiveGenerator:
             if cid not in numbers:
                 numbers[cid] = len(numbers) + 1
                 citations.append(citation_for(numbers[cid], unit.hit, snippet=unit.text))
-            lines.append(f"- {unit.text} [{numbers[cid]}]")
+            lines.append(f"- {_LIST_ITEM.sub('', unit.text, count=1)} [{numbers[cid]}]")  # no "- - "
         sources = [c.text for h in hits for c in h.context]
         text = mask_unknown_contacts("\n".join(lines), sources, mask=MASK if language == "vi" else MASK_EN)
         return Answer(text, citations, True, self.name, language, (time.perf_counter() - started) * 1000, question)
@@ -265,10 +265,16 @@ def split_units(hit: Hit, rank: int) -> list[Unit]:
         raw, chunk = lines[i]
         i += 1
         line = raw.strip()
-        if not line or _HEADING.match(raw):
+        if not line:
             continue
         src = hit if chunk.chunk_id == hit.chunk.chunk_id else Hit(chunk, hit.score)
-        if line.endswith(":"):
+        heading = bool(_HEADING.match(raw))
+        if heading:
+            line = _HEADING.sub("", raw).strip()
+            following = next((ln for ln, _ in lines[i:] if ln.strip()), "")
+            if not _LIST_ITEM.match(following):
+                continue  # a heading is a label, not an answer
+        if line.endswith(":") or heading:  # "Label:" or a heading, with the list under it
             items = []
             j = i
             while j < len(lines) and (_LIST_ITEM.match(lines[j][0]) or not lines[j][0].strip()):

@@ -90,6 +90,11 @@ class Retriever:
         neighbours: int = 1,
         probe_docs: int = 4,
     ) -> list[Hit]:
+        """The k best hits for the audience, then chunks probed inside the top documents.
+
+        Because of the probe, ``retrieve(k=10)[:6]`` is not ``retrieve(k=6)``:
+        to reproduce what ``Assistant.ask`` answers from, ask for ``k=top_k``.
+        """
         if audience not in AUDIENCE_ACCESS:
             raise ValueError(f"audience must be one of {sorted(AUDIENCE_ACCESS)}, got {audience!r}")
         if mode not in ("hybrid", "dense", "lexical"):

@@ -87,19 +87,7 @@ def run_name(args: argparse.Namespace, dataset: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import assistant  # noqa: F401  (offline process set-up)
-    from assistant.settings import Settings, SettingsError
+    """``python -m eval ...`` is ``assistant eval ...``: one place handles settings and Ctrl-C."""
+    from assistant.cli import main as assistant_main
 
-    parser = argparse.ArgumentParser(prog="python -m eval", description="Score the assistant on a benchmark set.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return run(args, settings)
-    except KeyboardInterrupt:
-        print("interrupted: the store keeps what was ingested; run the same command again.", file=sys.stderr)
-        return 130
+    return assistant_main(["eval", *(sys.argv[1:] if argv is None else argv)])
