@@ -182,7 +182,7 @@ REFUSAL = {
 }
 
 
-def refusal(question: str, language: str, mode: str, hits: Sequence[Hit] = ()) -> Answer:
+def refusal(question: str, language: str, mode: str) -> Answer:
     """The honest answer when the documents do not answer the question."""
     return Answer(
         text=REFUSAL.get(language, REFUSAL["en"]), citations=[], grounded=False, mode=mode,

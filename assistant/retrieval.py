@@ -121,9 +121,7 @@ class Retriever:
             chunk = chunks.get(cid)
             if chunk is None or chunk.access not in allowed:  # defence in depth
                 continue
-            hood = tuple(
-                c for c in self.store.neighbours(chunk.doc_id, chunk.index, neighbours) if c.access in allowed
-            ) if neighbours else ()
+            hood = self._neighbours(chunk, allowed, neighbours)
             hits.append(Hit(chunk, score, dense_rank.get(cid), lex_rank.get(cid), dense_score.get(cid), hood))
             if len(hits) == k:
                 break
@@ -154,12 +152,17 @@ class Retriever:
                 chunk = chunks.get(cid)
                 if chunk is None or chunk.access not in allowed:
                     continue
-                hood = tuple(c for c in self.store.neighbours(chunk.doc_id, chunk.index, neighbours)
-                             if c.access in allowed) if neighbours else ()
+                hood = self._neighbours(chunk, allowed, neighbours)
                 out.insert(at, Hit(chunk, out[at - 1].score, None, None, None, hood))
                 seen.add(cid)
                 at += 1
         return out
+
+    def _neighbours(self, chunk: Chunk, allowed, span: int) -> tuple[Chunk, ...]:
+        """The chunks around ``chunk`` that the audience may see (none when span is 0)."""
+        if not span:
+            return ()
+        return tuple(c for c in self.store.neighbours(chunk.doc_id, chunk.index, span) if c.access in allowed)
 
     def _query_vector(self, text: str) -> np.ndarray:
         """Embed a question once; repeated questions come from a small LRU cache."""
