@@ -1,12 +1,12 @@
-# Two commands set everything up on a fresh machine (no internet but PyPI):
-#   make demo   install, ingest docs/, and answer example questions from it
-#   make test   install and run the tests
+# Two commands set everything up on a fresh machine (no internet but PyPI and Debian):
+#   make demo   install, ingest docs/, and serve the assistant (staff workspace, public widget, HTTP API)
+#   make test   install (with Debian's Chromium for the browser tests) and run the tests
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install ingest clean-store
+.PHONY: demo examples test install browser ingest clean-store
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,13 +23,23 @@ install: $(STAMP)
 ingest: install
 	$(BIN)/assistant ingest docs/ --prune
 
-demo: ingest
+demo: install
+	$(BIN)/assistant serve --ingest docs/
+
+examples: ingest
 	$(BIN)/assistant ask "Phí cấp bản sao trích lục hộ tịch khi nộp trực tuyến là bao nhiêu?"
 	$(BIN)/assistant ask "How fast must the duty officer answer a hand-over?" --audience public
 	$(BIN)/assistant ask "Kinh phí thí điểm trợ lý ảo là bao nhiêu?" --audience public
 	$(BIN)/assistant ask "Who won the football final?"
 
-test: install
+# Debian's Chromium for the browser tests (Playwright's own browser download cannot work offline).
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q chromium chromium-driver >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; }; } || \
+	  echo "note: /usr/bin/chromium is missing, so the browser tests will skip (apt-get install chromium chromium-driver)"
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 clean-store:

@@ -3,6 +3,8 @@
     assistant ingest PATH... [--prune] [--json]   bring the store in step with files
     assistant ask "QUESTION" [--audience public|staff] [--json] [--k N]
     assistant eval DATASET_DIR [--compare] [--limit N] ...   score on a benchmark set (eval/)
+    assistant serve [--ingest PATH]...            staff workspace, public widget and HTTP API
+    assistant users add|passwd|remove|list [NAME] staff accounts (password read from the terminal or stdin)
 
 Exit codes: 0 all went well; 1 some files failed (the rest were ingested);
 2 the command or a setting is wrong; 130 interrupted (rerun to finish).
@@ -48,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--retriever", choices=["hybrid", "dense", "lexical"], default="hybrid")
     ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
                      help="an earlier question of the conversation (repeat for several, oldest first)")
+
+    srv = sub.add_parser("serve", help="serve the staff workspace, the public widget and the HTTP API")
+    srv.add_argument("--ingest", action="append", default=[], type=Path, metavar="PATH",
+                     help="bring these files or folders into the store first (with --prune); repeatable")
+    srv.add_argument("--host", default=None, help="listen address (ASSISTANT_HOST)")
+    srv.add_argument("--port", type=int, default=None, help="listen port (ASSISTANT_PORT)")
+
+    usr = sub.add_parser("users", help="manage staff accounts (stored hashed in data_dir)")
+    usr.add_argument("action", choices=["add", "passwd", "remove", "list"])
+    usr.add_argument("name", nargs="?", help="user name: lower-case letters, digits, . _ -")
 
     from eval.cli import add_arguments as add_eval_arguments  # argparse only: cheap to import
 
@@ -136,13 +148,71 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    from assistant.embeddings import ModelError
+    from assistant.store import StoreError
+
+    if args.host or args.port:
+        try:
+            settings = dataclasses.replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+            settings.check()
+        except SettingsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    from assistant.server import serve
+
+    try:
+        serve(settings, ingest=args.ingest)
+    except (ModelError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from assistant.auth import AccountError, Accounts
+    from assistant.services import DB_NAME
+
+    accounts = Accounts(Path(settings.data_dir) / DB_NAME)
+    if args.action == "list":
+        print("\n".join(accounts.users()))
+        return 0
+    if not args.name:
+        print(f"error: give a user name: assistant users {args.action} NAME", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "remove":
+            if not accounts.remove_user(args.name):
+                print(f"error: no user {args.name!r}", file=sys.stderr)
+                return 2
+            print(f"removed {args.name}")
+            return 0
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {args.name}: ")
+            if getpass.getpass("again: ") != password:
+                print("error: the two passwords differ", file=sys.stderr)
+                return 2
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        (accounts.add_user if args.action == "add" else accounts.set_password)(args.name, password)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'added' if args.action == 'add' else 'password changed for'} {args.name}")
+    return 0
+
+
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.cli import run
 
     return run(args, settings)
 
 
-_COMMANDS = {"ingest": _ingest, "ask": _ask, "eval": _eval}
+_COMMANDS = {"ingest": _ingest, "ask": _ask, "eval": _eval, "serve": _serve, "users": _users}
 
 
 if __name__ == "__main__":

@@ -53,12 +53,12 @@ class Ingestor:
     """Brings a ``Store`` in step with files on disk; see the module docstring."""
 
     def __init__(self, settings: Settings, embedder: Embedder, store: Store, progress: bool = True,
-                 warn: Callable[[str], None] | None = None):
+                 warn: Callable[[str], None] | None = None, tty_only: bool = True):
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap)
-        self.progress = _Progress(progress and sys.stderr.isatty())
+        self.progress = _Progress(progress and (sys.stderr.isatty() or not tty_only))  # the web UI tracks tqdm bars
         self.warn = warn or (lambda line: print(line, file=sys.stderr))
         self.fingerprint = f"v{PIPELINE_VERSION}:{settings.chunk_tokens}:{settings.chunk_overlap}"
 

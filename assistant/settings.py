@@ -67,6 +67,18 @@ class Settings:
     llm_model: str = _setting("", "Model name at that endpoint.")
     llm_api_key: str = _setting("", "API key for the endpoint, if it needs one.")
     llm_timeout: float = _setting(60.0, "Seconds to wait for the LLM before giving up.")
+    host: str = _setting("127.0.0.1", "Address `assistant serve` listens on (0.0.0.0 for every interface).")
+    port: int = _setting(7860, "Port `assistant serve` listens on.")
+    docs_dir: Path = _setting(
+        Path("docs"), "Folder of documents the staff workspace re-ingests (uploads go to data_dir/uploads)."
+    )
+    session_hours: float = _setting(8.0, "A staff login lasts this long, then the user signs in again.")
+    login_max_failures: int = _setting(
+        5, "Failed staff logins (per user name or per client) before sign-in is paused for 5 minutes."
+    )
+    public_per_minute: int = _setting(
+        10, "Questions, feedback and hand-offs one public client (IP address) may send per minute."
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -111,6 +123,13 @@ class Settings:
         for name in ("min_coverage_vi", "min_coverage_en"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be between 0 and 1.")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"{PREFIX}PORT={self.port} must be between 1 and 65535.")
+        if self.session_hours <= 0 or self.login_max_failures < 1 or self.public_per_minute < 1:
+            raise SettingsError(
+                f"{PREFIX}SESSION_HOURS must be more than 0, and {PREFIX}LOGIN_MAX_FAILURES and "
+                f"{PREFIX}PUBLIC_PER_MINUTE 1 or more."
+            )
         if self.top_k < 1 or self.max_question_chars < 1:
             raise SettingsError(f"{PREFIX}TOP_K and {PREFIX}MAX_QUESTION_CHARS must be 1 or more.")
 

@@ -24,8 +24,10 @@ chunks the manifest knows, so an orphan vector is never shown to anyone.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +76,34 @@ class FileRecord:
     chunk_count: int
 
 
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document, as the staff workspace lists it."""
+
+    doc_id: str
+    title: str
+    path: str
+    access: str
+    language: str
+    chunks: int
+    modified: float  # the file's modification time (seconds since the epoch)
+    ingested: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _locked(method):
+    """One thread at a time on the SQLite connection (the server shares one Store)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Store:
     """Chroma collection + SQLite manifest/lexical index, changed together.
 
@@ -85,6 +115,7 @@ class Store:
         self.model_name = model_name
         self.dimension = dimension
         self.root = Path(settings.store_dir)
+        self._lock = threading.RLock()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.root / "index.sqlite3", timeout=30, check_same_thread=False)
@@ -152,13 +183,16 @@ class Store:
 
     # ------------------------------------------------------------------ manifest
 
+    @_locked
     def file_record(self, path: str) -> FileRecord | None:
         row = self.db.execute("SELECT path, file_hash, chunk_count FROM files WHERE path = ?", (path,)).fetchone()
         return FileRecord(*row) if row else None
 
+    @_locked
     def file_paths(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT path FROM files ORDER BY path")]
 
+    @_locked
     def counts(self) -> dict:
         """Numbers a health check shows: files, documents, chunks (manifest and Chroma)."""
         files = self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
@@ -167,6 +201,7 @@ class Store:
 
     # ------------------------------------------------------------------ embedding cache
 
+    @_locked
     def cached_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors already computed for these content hashes (by this store's model)."""
         found: dict[str, np.ndarray] = {}
@@ -178,6 +213,7 @@ class Store:
                 found[h] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    @_locked
     def cache_vectors(self, hashes: Sequence[str], vectors: np.ndarray) -> None:
         """Remember vectors by content hash, committed at once so a crash keeps them."""
         with self.db:
@@ -188,6 +224,7 @@ class Store:
 
     # ------------------------------------------------------------------ writing
 
+    @_locked
     def replace_file(
         self, path: str, file_hash: str, size: int, mtime: float, chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> None:
@@ -210,6 +247,7 @@ class Store:
             self.db.executemany("DELETE FROM pending WHERE chunk_id = ?", ((i,) for i in new_ids))
         self._chroma_delete(stale)
 
+    @_locked
     def remove_file(self, path: str) -> int:
         """Forget a file and all its chunks; returns how many chunks went."""
         ids = self._chunk_ids_of(path)
@@ -220,6 +258,7 @@ class Store:
         self._chroma_delete(ids)
         return len(ids)
 
+    @_locked
     def reconcile(self) -> int:
         """Finish what a crash interrupted: drop Chroma vectors the manifest does not know."""
         pending = [r[0] for r in self.db.execute("SELECT chunk_id FROM pending")]
@@ -283,6 +322,7 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
+    @_locked
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """Chunks the manifest knows, by id (unknown ids are left out)."""
         out: dict[str, Chunk] = {}
@@ -296,6 +336,7 @@ class Store:
                 out[row[0]] = _row_to_chunk(row)
         return out
 
+    @_locked
     def neighbours(self, doc_id: str, index: int, span: int = 1) -> list[Chunk]:
         """The chunks around ``index`` in the same document, in order."""
         rows = self.db.execute(
@@ -303,6 +344,21 @@ class Store:
             (doc_id, index - span, index + span),
         )
         return [_row_to_chunk(r) for r in rows]
+
+    @_locked
+    def documents(self, access: Sequence[str] | None = None) -> list[DocumentInfo]:
+        """Every indexed document (optionally only some access levels), by title."""
+        sql = (
+            "SELECT c.doc_id, MIN(c.title), c.path, MIN(c.access), MIN(c.language), COUNT(*), f.mtime, f.ingested_at "
+            "FROM chunks c JOIN files f ON f.path = c.path"
+        )
+        params: list = []
+        if access:
+            sql += f" WHERE c.access IN ({','.join('?' * len(access))})"
+            params += list(access)
+        sql += " GROUP BY c.doc_id, c.path ORDER BY MIN(c.title), c.doc_id"
+        return [DocumentInfo(r[0], r[1] or r[0], r[2], r[3], r[4] or "", r[5], r[6] or 0.0, r[7] or 0.0)
+                for r in self.db.execute(sql, params)]
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) for the k nearest vectors."""
@@ -317,6 +373,7 @@ class Store:
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
+    @_locked
     def lexical_search(
         self,
         query: str,

@@ -1,6 +1,7 @@
 """Performance benchmarks that print numbers (never timed tests).
 
     python -m eval.perf ingest PATH [--sample N] [--store DIR]
+    python -m eval.perf serve [--url URL --token T] [--clients 8] [--seconds 30]
 
 ``ingest``: how close the whole ingest pipeline (load, chunk, embed, write
 Chroma and the lexical index, manifest) comes to the raw encode speed of the
@@ -11,7 +12,19 @@ same model on the same machine, measured in the same run:
    those chunk texts (with the passage prefix, same batch size), nothing else;
 3. a full ``Ingestor.run`` into a fresh store.
 
-It prints a table and writes JSON (``--json-out``).
+``serve``: the web server as users meet it. Without ``--url`` it starts
+``assistant serve`` on the current store (``ASSISTANT_*`` settings) on a free
+loopback port and measures start-up (until ``/api/health`` answers) and the
+server's resident memory; then, on the warm server:
+
+1. time to first answer token: ``POST /api/ask/stream``, one question at a
+   time, time until the first ``delta`` line arrives, and until the answer;
+2. concurrency: ``--clients`` threads asking in a loop for ``--seconds``:
+   answers per second, error rate, latency percentiles.
+
+Questions are the built-in evaluation set's (``eval/builtin``), in turn.
+
+Each prints a table and writes JSON (``--json-out``).
 """
 
 from __future__ import annotations
@@ -79,6 +92,153 @@ def bench_ingest(path: Path, sample: int, store_dir: Path | None) -> dict:
     }
 
 
+def _percentiles(values: list[float]) -> dict:
+    import numpy as np
+
+    if not values:
+        return {"p50": None, "p95": None, "p99": None}
+    arr = np.asarray(values)
+    return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 95, 99)}
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, from /proc (Linux)."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(c) for c in children.read_text().split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total / 1024, 1)
+
+
+def _stream_once(client, url: str, question: str, headers: dict) -> tuple[float, float, bool]:
+    """(ms to first delta, ms to the answer, grounded) for one streamed question."""
+    t0 = time.perf_counter()
+    first = None
+    grounded = False
+    with client.stream("POST", f"{url}/api/ask/stream", json={"question": question}, headers=headers) as resp:
+        resp.raise_for_status()
+        for line in resp.iter_lines():
+            if not line:
+                continue
+            item = json.loads(line)
+            if first is None and ("delta" in item or "answer" in item):
+                first = time.perf_counter() - t0
+            if "answer" in item:
+                grounded = item["answer"]["grounded"]
+            if "error" in item:
+                raise RuntimeError(item["error"])
+    total = time.perf_counter() - t0
+    return (first or total) * 1000, total * 1000, grounded
+
+
+def bench_serve(url: str | None, token: str, clients: int, seconds: float, rounds: int) -> dict:
+    import os
+    import socket
+    import subprocess
+    import threading
+
+    import httpx
+
+    questions = [json.loads(line)["text"] for line in
+                 (Path(__file__).parent / "builtin" / "queries.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    result: dict = {}
+    proc = None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if url is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "ASSISTANT_HOST": "127.0.0.1", "ASSISTANT_PORT": str(port),
+               "ASSISTANT_PUBLIC_PER_MINUTE": "1000000"}
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"assistant serve exited with {proc.returncode}; run it by hand to see why")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - t0 > 180:
+                proc.kill()
+                raise SystemExit("the server did not answer /api/health within 180 s")
+            time.sleep(0.1)
+        result["startup_s"] = round(time.perf_counter() - t0, 2)
+        result["rss_after_start_mb"] = _rss_mb(proc.pid)
+    try:
+        with httpx.Client(timeout=60) as client:
+            health = client.get(f"{url}/api/health").json()
+            result["store_chunks"] = health["store"]["chunks"]
+            result["mode"] = health["mode"]
+            _stream_once(client, url, questions[0], headers)  # warm-up
+            first, total = [], []
+            for i in range(rounds):
+                f, t, _ = _stream_once(client, url, questions[i % len(questions)], headers)
+                first.append(f)
+                total.append(t)
+        result["sequential_questions"] = rounds
+        result["first_token_ms"] = _percentiles(first)
+        result["answer_ms"] = _percentiles(total)
+
+        latencies: list[float] = []
+        errors = [0]
+        lock = threading.Lock()
+        stop_at = time.perf_counter() + seconds
+
+        def worker(n: int) -> None:
+            with httpx.Client(timeout=60) as client:
+                i = n
+                while time.perf_counter() < stop_at:
+                    t0 = time.perf_counter()
+                    try:
+                        r = client.post(f"{url}/api/ask", json={"question": questions[i % len(questions)]},
+                                        headers=headers)
+                        ok = r.status_code == 200 and "answer" in r.json()
+                    except httpx.HTTPError:
+                        ok = False
+                    with lock:
+                        if ok:
+                            latencies.append((time.perf_counter() - t0) * 1000)
+                        else:
+                            errors[0] += 1
+                    i += clients
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - t0
+        done = len(latencies) + errors[0]
+        result.update({
+            "clients": clients,
+            "duration_s": round(wall, 1),
+            "answers": len(latencies),
+            "answers_per_s": round(len(latencies) / wall, 2),
+            "error_rate": round(errors[0] / done, 4) if done else 0.0,
+            "concurrent_latency_ms": _percentiles(latencies),
+        })
+        if proc is not None:
+            result["rss_after_load_mb"] = _rss_mb(proc.pid)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.perf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,8 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     ing.add_argument("--sample", type=int, default=1000, help="chunks encoded for the raw ceiling")
     ing.add_argument("--store", type=Path, default=None, help="keep the store here (default: a temp folder)")
     ing.add_argument("--json-out", type=Path, default=None)
+    srv = sub.add_parser("serve", help="start-up, memory, time to first token and concurrency of the server")
+    srv.add_argument("--url", default=None, help="a running server (default: start one on the current store)")
+    srv.add_argument("--token", default="", help="a staff bearer token (a public caller is rate-limited)")
+    srv.add_argument("--clients", type=int, default=8)
+    srv.add_argument("--seconds", type=float, default=30.0)
+    srv.add_argument("--rounds", type=int, default=31, help="sequential streamed questions for first-token time")
+    srv.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
-    result = bench_ingest(args.path, args.sample, args.store)
+    if args.bench == "serve":
+        result = bench_serve(args.url, args.token, args.clients, args.seconds, args.rounds)
+    else:
+        result = bench_ingest(args.path, args.sample, args.store)
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")

@@ -13,7 +13,8 @@ def test_two_setup_commands_at_the_top():
 
 def test_every_setting_is_documented():
     for name, default, _ in Settings.documented():
-        assert f"`{name}`" in README, f"{name} is missing from README.md's settings table"
+        assert f"| `{name}` | `{default}` |" in README, (
+            f"{name} (default {default}) is missing or has another default in README.md's settings table")
 
 
 def test_ci_runs_the_readme_test_command():

@@ -1,0 +1,152 @@
+"""What the web surfaces share: one ``Assistant``, the records, the accounts, the limits.
+
+``Services.open(settings)`` is called once per server process: the model is
+loaded once, then the HTTP API (``api.py``), the staff workspace
+(``ui/staff.py``) and the public widget (``ui/public.py``) all use the same
+objects. Who is asking is decided here, once: a request is *staff* only with a
+valid session (cookie from the login page, or ``Authorization: Bearer`` from
+``POST /api/login``); anything else is the public audience, whatever it asks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from assistant.auth import Accounts
+from assistant.ingestion import Ingestor
+from assistant.loaders import SUPPORTED_SUFFIXES
+from assistant.pipeline import Assistant
+from assistant.ratelimit import RateLimiter
+from assistant.records import Records
+from assistant.settings import Settings
+from assistant.types import IngestReport
+
+SESSION_COOKIE = "assistant_session"
+DB_NAME = "assistant.sqlite3"
+
+
+class UploadError(ValueError):
+    """An uploaded file cannot be taken; the message names it and says why."""
+
+
+@dataclass
+class Services:
+    settings: Settings
+    assistant: Assistant
+    records: Records
+    accounts: Accounts
+    public_limiter: RateLimiter
+    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings, assistant: Assistant | None = None) -> "Services":
+        db = Path(settings.data_dir) / DB_NAME
+        return cls(
+            settings=settings,
+            assistant=assistant or Assistant(settings),
+            records=Records(db),
+            accounts=Accounts(db, session_ttl_s=settings.session_hours * 3600,
+                              max_failures=settings.login_max_failures),
+            public_limiter=RateLimiter(settings.public_per_minute),
+        )
+
+    # ------------------------------------------------------------------ who is asking
+
+    def staff_user(self, request) -> str | None:
+        """The signed-in staff user of a Starlette/FastAPI request, or None."""
+        auth = request.headers.get("authorization", "")
+        for token in (request.cookies.get(SESSION_COOKIE), auth[7:].strip() if auth.lower().startswith("bearer ") else None):
+            if token and (user := self.accounts.session_user(token)):
+                return user
+        return None
+
+    @staticmethod
+    def client_key(request) -> str:
+        """The client's address: what the public rate limit counts by."""
+        client = getattr(request, "client", None)
+        host = getattr(client, "host", None) if client else None
+        return host or "unknown"
+
+    # ------------------------------------------------------------------ filters
+
+    def doc_ids_for(self, audience: str, doc_ids: Sequence[str] | None = None,
+                    updated_from: dt.date | None = None, updated_to: dt.date | None = None) -> list[str] | None:
+        """Document ids to search, from a document list and a date range; None = no restriction.
+
+        An empty list means nothing matches (the caller should say so rather than search everything).
+        """
+        if not doc_ids and not updated_from and not updated_to:
+            return None
+        access = ["public"] if audience == "public" else None
+        chosen = set(doc_ids or [])
+        out = []
+        for doc in self.assistant.store.documents(access):
+            day = dt.date.fromtimestamp(doc.modified) if doc.modified else None
+            if chosen and doc.doc_id not in chosen:
+                continue
+            if updated_from and (day is None or day < updated_from):
+                continue
+            if updated_to and (day is None or day > updated_to):
+                continue
+            out.append(doc.doc_id)
+        return out
+
+    # ------------------------------------------------------------------ documents (staff)
+
+    @property
+    def uploads_dir(self) -> Path:
+        return Path(self.settings.data_dir) / "uploads"
+
+    def save_upload(self, temp_path: str | Path, name: str, access: str = "public") -> Path:
+        """Copy an uploaded file under ``data_dir/uploads/<access>/``; checks type and size first."""
+        if access not in ("public", "internal"):
+            raise UploadError(f"access must be 'public' or 'internal', got {access!r}")
+        clean = re.sub(r"[^\w.\-]+", "_", Path(name).name).strip("._") or "upload"
+        suffix = Path(clean).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise UploadError(f"{name}: unsupported file type '{suffix or '(none)'}'; "
+                              f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        size = Path(temp_path).stat().st_size
+        if size > self.settings.max_file_mb * 1024 * 1024:
+            raise UploadError(f"{name}: {size / 1048576:.1f} MB is over the {self.settings.max_file_mb:g} MB "
+                              f"limit (ASSISTANT_MAX_FILE_MB)")
+        target = self.uploads_dir / access / clean
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name("." + target.name + ".part")
+        shutil.copyfile(temp_path, partial)
+        partial.replace(target)
+        return target
+
+    def ingest(self, paths: Sequence[Path], prune: bool = False) -> IngestReport:
+        """Ingest with the serving model and store; one ingest at a time, with tqdm bars for the UI."""
+        with self.ingest_lock:
+            ingestor = Ingestor(self.settings, self.assistant.embedder, self.assistant.store,
+                                progress=True, warn=lambda line: None, tty_only=False)
+            return ingestor.run([Path(p) for p in paths], prune=prune)
+
+    def reingest_all(self) -> IngestReport:
+        """The documents folder and the uploads, with files gone from them removed."""
+        folders = [p for p in (Path(self.settings.docs_dir), self.uploads_dir) if p.is_dir()]
+        return self.ingest(folders, prune=True)
+
+    def remove_path(self, path: str) -> int:
+        """Take one file out of the index (an uploaded copy is deleted too); returns chunks removed."""
+        with self.ingest_lock:
+            record = self.assistant.store.file_record(path)
+            if record is None:
+                return 0
+            removed = self.assistant.store.remove_file(path)
+            file = Path(path)
+            if self.uploads_dir.resolve() in file.resolve().parents and file.exists():
+                file.unlink()
+            return removed
+
+    def close(self) -> None:
+        self.records.close()
+        self.accounts.close()
