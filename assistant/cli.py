@@ -5,6 +5,7 @@
     assistant eval DATASET_DIR [--compare] [--limit N] ...   score on a benchmark set (eval/)
     assistant serve [--ingest PATH]...            staff workspace, public widget and HTTP API
     assistant users add|passwd|remove|list [NAME] staff accounts (password read from the terminal or stdin)
+    assistant bench ingest|query|serve ...        performance benchmarks (eval/perf.py)
 
 Exit codes: 0 all went well; 1 some files failed (the rest were ingested);
 2 the command or a setting is wrong; 130 interrupted (rerun to finish).
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     usr.add_argument("action", choices=["add", "passwd", "remove", "list"])
     usr.add_argument("name", nargs="?", help="user name: lower-case letters, digits, . _ -")
 
+    bench = sub.add_parser("bench", help="performance benchmarks: ingest, query (by corpus size), serve",
+                           add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="see: assistant bench --help")
+
     from eval.cli import add_arguments as add_eval_arguments  # argparse only: cheap to import
 
     ev = sub.add_parser("eval", help="score the assistant on a benchmark set (see eval/)")
@@ -69,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own parser, flags included
+        from eval.perf import main as perf_main
+
+        return perf_main(argv[1:] or ["--help"])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -2,6 +2,7 @@
 
     python -m eval.perf ingest PATH [--sample N] [--store DIR]
     python -m eval.perf serve [--url URL --token T] [--clients 8] [--seconds 30]
+    python -m eval.perf query --sizes 1000,10000,50000 [--questions 200]
 
 ``ingest``: how close the whole ingest pipeline (load, chunk, embed, write
 Chroma and the lexical index, manifest) comes to the raw encode speed of the
@@ -23,6 +24,17 @@ server's resident memory; then, on the warm server:
    answers per second, error rate, latency percentiles.
 
 Questions are the built-in evaluation set's (``eval/builtin``), in turn.
+
+``query``: how query latency and memory grow with the corpus. Stores of each
+size are built from chunks (and their vectors) already ingested by the
+evaluation harness for the shared benchmark corpora (``eval/out/stores/``:
+ObliQA, TTHC, ALQAC; run ``assistant eval`` on them first): a sample for the
+smaller sizes; for sizes beyond what exists, copies of real chunks under new
+document ids, each vector nudged by small noise (σ 0.01, renormalised), so
+both indexes grow as they would. For each size a fresh process opens the store
+(as a server would), answers the benchmark questions (ObliQA and TTHC, mixed;
+query-vector cache cleared per question), and reports retrieval-only and
+retrieval + extractive latency percentiles and its peak RSS.
 
 Each prints a table and writes JSON (``--json-out``).
 """
@@ -239,6 +251,127 @@ def bench_serve(url: str | None, token: str, clients: int, seconds: float, round
     return result
 
 
+_STORES = Path(__file__).parent / "out" / "stores"
+_BENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
+
+
+def _pool(sources: list[str]) -> list[tuple[dict, bytes]]:
+    """(chunk row, vector bytes) from the harness's cached stores for these corpora."""
+    import sqlite3
+
+    rows: list[tuple[dict, bytes]] = []
+    for name in sources:
+        found = sorted(p for p in _STORES.glob(f"{name}-*") if not p.name.endswith("-langchain"))
+        if not found:
+            raise SystemExit(f"no cached store for {name} under {_STORES}: run `assistant eval "
+                             f"../shared/benchmarks/{name}` once first")
+        db = sqlite3.connect(found[-1] / "index.sqlite3")
+        cols = ["chunk_id", "doc_id", "idx", "text", "title", "source", "section", "page", "page_end", "language",
+                "access", "start", "hash"]
+        for r in db.execute(f"SELECT {', '.join('c.' + c for c in cols)}, e.vector FROM chunks c "
+                            f"JOIN embeddings e ON e.hash = c.hash ORDER BY c.rowid"):
+            rows.append((dict(zip(cols, r[:-1])), r[-1]))
+        db.close()
+    return rows
+
+
+def build_sized_store(size: int, pool: list[tuple[dict, bytes]], folder: Path) -> dict:
+    """A store of exactly ``size`` chunks from the pool (sampled, or copied with nudged vectors)."""
+    import numpy as np
+
+    from assistant.store import Store
+    from assistant.types import Chunk, make_chunk_id
+
+    rng = np.random.default_rng(0)
+    picked = random.Random(0).sample(range(len(pool)), size) if size <= len(pool) else \
+        [i % len(pool) for i in range(size)]
+    settings = Settings.from_env(store_dir=folder)
+    store = Store(settings, "multilingual-e5-small", 384)  # the vectors come from stores built with it
+    files: dict[str, list[tuple[Chunk, np.ndarray]]] = {}
+    for n, i in enumerate(picked):
+        row, blob = pool[i]
+        copy = n // len(pool) if size > len(pool) else 0
+        vec = np.frombuffer(blob, dtype=np.float32).copy()
+        doc_id = row["doc_id"] if copy == 0 else f"copy{copy}/{row['doc_id']}"
+        if copy:
+            vec = vec + rng.normal(0, 0.01, vec.shape).astype(np.float32)
+            vec /= np.linalg.norm(vec)
+        chunk = Chunk(chunk_id=make_chunk_id(doc_id, row["idx"], row["hash"]), doc_id=doc_id, index=row["idx"],
+                      text=row["text"], title=row["title"] or "", source=row["source"] or "",
+                      section=row["section"] or "", page=row["page"], page_end=row["page_end"],
+                      language=row["language"] or "", access=row["access"], start=row["start"] or 0)
+        files.setdefault(f"bench://{doc_id.split('#')[0][:60]}/{copy}/{n // 500}", []).append((chunk, vec))
+    t0 = time.perf_counter()
+    for path, items in files.items():
+        store.replace_file(path, path, 0, 0.0, [c for c, _ in items], np.stack([v for _, v in items]))
+    built = time.perf_counter() - t0
+    counts = store.counts()
+    store.close()
+    return {"chunks": counts["chunks"], "vectors": counts["vectors"], "build_s": round(built, 1)}
+
+
+def _questions(n: int) -> list[str]:
+    out: list[str] = []
+    for name in ("obliqa", "tthc"):
+        path = _BENCH / name / "queries.jsonl"
+        if not path.exists():
+            raise SystemExit(f"{path} is absent: the query benchmark needs ../shared/benchmarks")
+        lines = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
+        out += random.Random(1).sample(lines, min(n // 2, len(lines)))
+    return out
+
+
+def query_worker(store_dir: Path, questions: list[str]) -> dict:
+    """In a fresh process: open the store as a server would, time retrieval and answers, report peak RSS."""
+    import resource
+
+    from assistant.pipeline import Assistant
+
+    settings = Settings.from_env(store_dir=store_dir)
+    t0 = time.perf_counter()
+    bot = Assistant(settings)
+    open_s = time.perf_counter() - t0
+    bot.ask(questions[0])  # warm-up
+    retrieval, answer = [], []
+    for q in questions:
+        bot.retriever._cache.clear()  # every question pays for its embedding
+        t0 = time.perf_counter()
+        bot.retrieve(q)
+        retrieval.append((time.perf_counter() - t0) * 1000)
+        bot.retriever._cache.clear()  # every question pays for its embedding
+        t0 = time.perf_counter()
+        bot.ask(q)
+        answer.append((time.perf_counter() - t0) * 1000)
+    return {"open_s": round(open_s, 1), "questions": len(questions), "retrieval_ms": _percentiles(retrieval),
+            "answer_ms": _percentiles(answer), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def bench_query(sizes: list[int], n_questions: int, keep: Path | None) -> dict:
+    import subprocess
+
+    pool = _pool(["obliqa", "tthc", "alqac2023"])
+    questions = _questions(n_questions)
+    root = keep or Path(tempfile.mkdtemp(prefix="bench-sizes-"))
+    qfile = root / "questions.json"
+    root.mkdir(parents=True, exist_ok=True)
+    qfile.write_text(json.dumps(questions, ensure_ascii=False))
+    result: dict = {"pool_chunks": len(pool), "sizes": {}}
+    for size in sizes:
+        folder = root / f"store-{size}"
+        if not (folder / "index.sqlite3").exists():
+            print(f"building a store of {size} chunks…", file=sys.stderr)
+            built = build_sized_store(size, pool, folder)
+        else:
+            built = {"reused": True}
+        print(f"querying the {size}-chunk store…", file=sys.stderr)
+        out = subprocess.run([sys.executable, "-m", "eval.perf", "query-worker", str(folder), str(qfile)],
+                             capture_output=True, text=True, check=True)
+        result["sizes"][str(size)] = {**built, **json.loads(out.stdout.strip().splitlines()[-1])}
+    if keep is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.perf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -255,8 +388,21 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--seconds", type=float, default=30.0)
     srv.add_argument("--rounds", type=int, default=31, help="sequential streamed questions for first-token time")
     srv.add_argument("--json-out", type=Path, default=None)
+    qry = sub.add_parser("query", help="query latency and peak RSS at several corpus sizes")
+    qry.add_argument("--sizes", default="1000,10000,50000")
+    qry.add_argument("--questions", type=int, default=200)
+    qry.add_argument("--keep", type=Path, default=None, help="keep (and reuse) the built stores here")
+    qry.add_argument("--json-out", type=Path, default=None)
+    wrk = sub.add_parser("query-worker")  # internal: one size, in its own process
+    wrk.add_argument("store", type=Path)
+    wrk.add_argument("questions", type=Path)
     args = parser.parse_args(argv)
-    if args.bench == "serve":
+    if args.bench == "query-worker":
+        print(json.dumps(query_worker(args.store, json.loads(args.questions.read_text(encoding="utf-8")))))
+        return 0
+    if args.bench == "query":
+        result = bench_query([int(x) for x in args.sizes.split(",")], args.questions, args.keep)
+    elif args.bench == "serve":
         result = bench_serve(args.url, args.token, args.clients, args.seconds, args.rounds)
     else:
         result = bench_ingest(args.path, args.sample, args.store)
