@@ -54,6 +54,11 @@ class Settings:
         "", "Host of a Chroma server; empty means the embedded store under store_dir."
     )
     chroma_port: int = _setting(8000, "Port of the Chroma server (with chroma_host).")
+    sync_seconds: float = _setting(
+        5.0,
+        "Server mode: how often (at most) a process checks the Chroma server for files ingested by "
+        "other processes; 0 = before every query.",
+    )
     top_k: int = _setting(6, "Chunks an answer is drawn from.")
     min_coverage_vi: float = _setting(
         0.55,
@@ -130,6 +135,8 @@ class Settings:
                 f"{PREFIX}SESSION_HOURS must be more than 0, and {PREFIX}LOGIN_MAX_FAILURES and "
                 f"{PREFIX}PUBLIC_PER_MINUTE 1 or more."
             )
+        if self.sync_seconds < 0:
+            raise SettingsError(f"{PREFIX}SYNC_SECONDS={self.sync_seconds} must be 0 or more.")
         if self.top_k < 1 or self.max_question_chars < 1:
             raise SettingsError(f"{PREFIX}TOP_K and {PREFIX}MAX_QUESTION_CHARS must be 1 or more.")
 

@@ -20,11 +20,48 @@ in ``pending`` (committed), then done, then the manifest commits and clears
 it. Whatever a crash leaves in ``pending`` is reconciled on the next open:
 ids the manifest does not know are deleted from Chroma. Readers only trust
 chunks the manifest knows, so an orphan vector is never shown to anyone.
+
+Server mode (``chroma_host`` set): several processes, each with its own
+``store_dir``, share one Chroma server, and the server is the source of truth.
+Besides the chunk collection it holds ``<collection>__files``: one record per
+ingested file (id = the manifest path; metadata = file_hash, chunk_count,
+size, mtime, ingested_at; document = the JSON list of the file's chunk ids;
+a dummy 1-dim vector). Each chunk's Chroma metadata also names its ``path``.
+Each process's SQLite is a *mirror* of the server plus its private embedding
+cache and intent logs.
+
+A writer (``replace_file``/``remove_file``) upserts chunks first, commits
+its SQLite, then publishes the file record, and deletes stale chunks last; so
+a reader that sees a record always finds every chunk it lists, and never takes
+a chunk of an older or unfinished version (it fetches exactly the listed ids).
+Publishing is logged in ``unpublished`` inside the manifest transaction, so a
+record the server never received (crash, server down) is published by the next
+``sync``; until then nobody else sees the change and nothing is lost.
+
+A reader brings its mirror in step with ``sync()``: list the file records,
+and for each path whose file_hash differs from the local manifest fetch the
+listed chunks (text, metadata, vectors) and rebuild that path's rows and FTS5
+entries in one SQLite transaction (vectors go to the embedding cache); paths
+gone from the server are dropped. ``sync`` runs when the store opens (before
+``reconcile``, so an orphan that another process has since published is never
+deleted) and before reads, at most every ``sync_seconds``. If the server is
+unreachable, reads keep answering from the mirror: lexical search, chunks and
+documents as of the last sync, ``dense_search`` returns [] (hybrid retrieval
+becomes lexical-only) and ``counts()["vectors"]`` is None, with one logged
+warning per outage; writes raise ``StoreError``. The next sync after the
+server is back catches up, without reopening. Opening needs the server: it
+raises ``StoreError`` naming host:port and how to start it. Rules: one writer
+per file at a time, and a document is ingested under one path (chunk ids come
+from doc ids, so the same document under two paths collides; the mirror then
+keeps the first and logs a warning).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import logging
 import re
 import sqlite3
 import threading
@@ -40,6 +77,8 @@ from assistant.text import fold_diacritics
 from assistant.types import Chunk
 
 SCHEMA_VERSION = "1"
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -57,6 +96,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     body, folded, tokenize = 'unicode61 remove_diacritics 0');
 CREATE TABLE IF NOT EXISTS embeddings (hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS unpublished (path TEXT PRIMARY KEY);
 """
 
 _CHUNK_COLUMNS = (
@@ -116,6 +156,10 @@ class Store:
         self.dimension = dimension
         self.root = Path(settings.store_dir)
         self._lock = threading.RLock()
+        self.server = bool(settings.chroma_host)  # server mode: see the module docstring
+        self._last_sync = float("-inf")  # time.monotonic() of the last sync attempt
+        self._server_down = False  # an outage is logged once, not on every query
+        self._warned: set[tuple[str, str]] = set()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.root / "index.sqlite3", timeout=30, check_same_thread=False)
@@ -127,6 +171,8 @@ class Store:
         self._check_meta()
         self.collection = self._open_chroma()
         self.max_batch = self._max_batch()
+        if self.server:
+            self.sync()  # before reconcile: what another process published is never an orphan
         self.reconcile()
 
     # ------------------------------------------------------------------ opening
@@ -146,31 +192,103 @@ class Store:
                 f"another ASSISTANT_STORE_DIR and ingest again."
             )
 
+    @property
+    def server_address(self) -> str:
+        return f"{self.settings.chroma_host}:{self.settings.chroma_port}"
+
+    def _start_hint(self) -> str:
+        return (
+            f"Start it with: chroma run --path DIR --host {self.settings.chroma_host} "
+            f"--port {self.settings.chroma_port} (DIR: where the server keeps its data), or unset "
+            f"ASSISTANT_CHROMA_HOST to use the embedded store under {self.root}."
+        )
+
     def _open_chroma(self):
         import chromadb
 
         chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+        collection_metadata = {"embedding_model": self.model_name}
+        if self.server:
+            collection_metadata["dimension"] = self.dimension
         try:
-            if self.settings.chroma_host:
+            if self.server:
                 client = chromadb.HttpClient(
                     host=self.settings.chroma_host, port=self.settings.chroma_port, settings=chroma_settings
                 )
             else:
                 client = chromadb.PersistentClient(path=str(self.root / "chroma"), settings=chroma_settings)
             self.client = client
-            return client.get_or_create_collection(
+            collection = client.get_or_create_collection(
                 self.settings.collection,
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedding_model": self.model_name},
+                metadata=collection_metadata,
             )
+            if self.server:
+                self.files = client.get_or_create_collection(
+                    f"{self.settings.collection}__files",
+                    embedding_function=None,
+                    metadata={"file_records_of": self.settings.collection},
+                )
         except Exception as exc:  # chromadb raises many types; all mean the same here
-            where = (
-                f"the Chroma server at {self.settings.chroma_host}:{self.settings.chroma_port}"
-                if self.settings.chroma_host
-                else f"the Chroma store at {self.root / 'chroma'}"
+            if self.server:
+                raise StoreError(
+                    f"cannot open the Chroma server at {self.server_address}: {_sentence(exc)} {self._start_hint()}"
+                ) from exc
+            raise StoreError(f"cannot open the Chroma store at {self.root / 'chroma'}: {exc}") from exc
+        if self.server:
+            self._check_collection_meta(collection.metadata or {})
+        return collection
+
+    def _check_collection_meta(self, meta: dict) -> None:
+        """In server mode the collection itself says which model filled it (set when it was created)."""
+        model, dim = meta.get("embedding_model"), meta.get("dimension")
+        if (model is not None and model != self.model_name) or (dim is not None and int(dim) != self.dimension):
+            raise StoreError(
+                f"the collection '{self.settings.collection}' on the Chroma server at {self.server_address} "
+                f"was built with embedding model '{model}' ({dim if dim is not None else '?'} dims), but "
+                f"ASSISTANT_EMBEDDING_MODEL is '{self.model_name}'. Set it back, or use another "
+                f"ASSISTANT_COLLECTION and ingest again."
             )
-            raise StoreError(f"cannot open {where}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _remote(self, doing: str):
+        """In server mode, any Chroma failure becomes a StoreError saying what was being done."""
+        if not self.server:
+            yield
+            return
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            hint = f" Is it running? {self._start_hint()}" if self._unreachable(exc) else ""
+            raise StoreError(
+                f"the Chroma server at {self.server_address} failed while {doing}: {_sentence(exc)}{hint}"
+            ) from exc
+
+    def _unreachable(self, exc: BaseException) -> bool:
+        """True when ``exc`` means the server cannot be reached (not a bad request)."""
+        import httpx
+
+        seen: BaseException | None = exc
+        while seen is not None:
+            if isinstance(seen, (httpx.TransportError, ConnectionError)):
+                return True
+            seen = seen.__cause__ or seen.__context__
+        try:
+            self.client.heartbeat()
+        except Exception:
+            return True
+        return False
+
+    def _note_server_down(self, exc: BaseException) -> None:
+        if not self._server_down:
+            log.warning(
+                "the Chroma server at %s is unreachable (%s): answering from the local mirror "
+                "(lexical search only) until it is back", self.server_address, exc,
+            )
+        self._server_down = True
 
     def _max_batch(self) -> int:
         try:
@@ -190,14 +308,26 @@ class Store:
 
     @_locked
     def file_paths(self) -> list[str]:
+        self._maybe_sync()
         return [r[0] for r in self.db.execute("SELECT path FROM files ORDER BY path")]
 
     @_locked
     def counts(self) -> dict:
-        """Numbers a health check shows: files, documents, chunks (manifest and Chroma)."""
+        """Numbers a health check shows: files, documents, chunks (manifest and Chroma).
+
+        In server mode ``vectors`` is None while the server cannot be reached.
+        """
+        self._maybe_sync()
         files = self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         docs, chunks = self.db.execute("SELECT COUNT(DISTINCT doc_id), COUNT(*) FROM chunks").fetchone()
-        return {"files": files, "documents": docs, "chunks": chunks, "vectors": self.collection.count()}
+        try:
+            vectors = self.collection.count()
+        except Exception as exc:
+            if not (self.server and self._unreachable(exc)):
+                raise
+            self._note_server_down(exc)
+            vectors = None
+        return {"files": files, "documents": docs, "chunks": chunks, "vectors": vectors}
 
     # ------------------------------------------------------------------ embedding cache
 
@@ -233,8 +363,11 @@ class Store:
             raise ValueError("one vector per chunk is needed")
         new_ids = [c.chunk_id for c in chunks]
         old_ids = set(self._chunk_ids_of(path))
+        if self.server:  # another process may have written this file since our last sync
+            old_ids |= set(self._remote_chunk_ids(path))
         self._log_pending(new_ids)
-        self._chroma_upsert(chunks, vectors)
+        with self._remote("writing chunks"):
+            self._chroma_upsert(chunks, vectors, path=path)
         stale = sorted(old_ids - set(new_ids))
         with self.db:  # one transaction: chunk rows, lexical index, manifest
             self._delete_rows(path)
@@ -245,17 +378,29 @@ class Store:
             )
             self.db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((i,) for i in stale))
             self.db.executemany("DELETE FROM pending WHERE chunk_id = ?", ((i,) for i in new_ids))
-        self._chroma_delete(stale)
+            if self.server:
+                self.db.execute("INSERT OR REPLACE INTO unpublished VALUES (?)", (path,))
+        if self.server:
+            self._publish(path)  # chunks first, file record after, stale chunks deleted last
+        with self._remote("deleting replaced chunks"):
+            self._chroma_delete(stale)
 
     @_locked
     def remove_file(self, path: str) -> int:
         """Forget a file and all its chunks; returns how many chunks went."""
         ids = self._chunk_ids_of(path)
+        if self.server:
+            ids = list(dict.fromkeys(ids + self._remote_chunk_ids(path)))
         with self.db:
             self._delete_rows(path)
             self.db.execute("DELETE FROM files WHERE path = ?", (path,))
             self.db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((i,) for i in ids))
-        self._chroma_delete(ids)
+            if self.server:
+                self.db.execute("INSERT OR REPLACE INTO unpublished VALUES (?)", (path,))
+        if self.server:
+            self._publish(path)  # the record goes before its chunks do
+        with self._remote("deleting chunks"):
+            self._chroma_delete(ids)
         return len(ids)
 
     @_locked
@@ -266,7 +411,11 @@ class Store:
             return 0
         known = set(self._existing_ids(pending))
         orphans = [i for i in pending if i not in known]
-        self._chroma_delete(orphans, log=False)
+        if self.server and orphans:  # never delete what a published file record lists
+            claimed = self._claimed_ids()
+            orphans = [i for i in orphans if i not in claimed]
+        with self._remote("removing vectors an interrupted write left"):
+            self._chroma_delete(orphans, log=False)
         with self.db:
             self.db.execute("DELETE FROM pending")
         return len(orphans)
@@ -303,13 +452,14 @@ class Store:
                 (cur.lastrowid, indexed, fold_diacritics(indexed)),
             )
 
-    def _chroma_upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def _chroma_upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, path: str | None = None) -> None:
+        extra = {"path": path} if path is not None else {}  # lets a chunk be traced to its file
         for start in range(0, len(chunks), self.max_batch):
             part = chunks[start : start + self.max_batch]
             self.collection.upsert(
                 ids=[c.chunk_id for c in part],
                 embeddings=np.asarray(vectors[start : start + self.max_batch], dtype=np.float32),
-                metadatas=[c.metadata() for c in part],
+                metadatas=[{**c.metadata(), **extra} for c in part],
                 documents=[c.text for c in part],
             )
 
@@ -320,11 +470,149 @@ class Store:
             with self.db:
                 self.db.executemany("DELETE FROM pending WHERE chunk_id = ?", ((i,) for i in ids))
 
+    # ------------------------------------------------------------------ server mode: publish and sync
+
+    def _publish(self, path: str) -> None:
+        """Make the server's record of ``path`` match the local manifest (or delete it)."""
+        row = self.db.execute(
+            "SELECT file_hash, size, mtime, chunk_count, ingested_at FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        with self._remote("publishing the file record"):
+            if row:
+                ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE path = ? ORDER BY rowid", (path,))]
+                meta = {"file_hash": row[0], "size": int(row[1] or 0), "mtime": float(row[2] or 0.0),
+                        "chunk_count": int(row[3]), "ingested_at": float(row[4])}
+                self.files.upsert(ids=[path], embeddings=[[0.0]], metadatas=[meta], documents=[json.dumps(ids)])
+            else:
+                self.files.delete(ids=[path])
+        with self.db:
+            self.db.execute("DELETE FROM unpublished WHERE path = ?", (path,))
+
+    def _remote_chunk_ids(self, path: str) -> list[str]:
+        """The chunk ids the server's record of ``path`` lists ([] when there is none)."""
+        with self._remote("reading the file record"):
+            got = self.files.get(ids=[path], include=["documents"])
+        return _id_list(got["documents"][0]) if got["ids"] else []
+
+    def _claimed_ids(self) -> set[str]:
+        with self._remote("reading the file records"):
+            got = self.files.get(include=["documents"])
+        return {i for doc in got["documents"] or [] for i in _id_list(doc)}
+
+    def sync(self) -> int:
+        """Server mode: bring the local mirror in step with the server; returns files changed locally.
+
+        Raises ``StoreError`` when the server fails (reads call it through
+        ``_maybe_sync``, which logs instead). A no-op returning 0 in embedded mode.
+        """
+        if not self.server:
+            return 0
+        with self._lock:
+            self._last_sync = time.monotonic()
+            for (path,) in self.db.execute("SELECT path FROM unpublished").fetchall():
+                self._publish(path)  # our own change the server never got: push it before pulling
+            with self._remote("listing the file records"):
+                got = self.files.get(include=["metadatas"])
+            remote = {i: (m or {}) for i, m in zip(got["ids"], got["metadatas"] or [])}
+            local = dict(self.db.execute("SELECT path, file_hash FROM files"))
+            changed = 0
+            for path, meta in remote.items():
+                if local.get(path) != meta.get("file_hash"):
+                    changed += self._pull(path)
+            for path in sorted(local.keys() - remote.keys()):
+                self._drop_local(path)
+                changed += 1
+            if self._server_down:
+                log.warning("the Chroma server at %s is reachable again", self.server_address)
+            self._server_down = False
+            return changed
+
+    def _maybe_sync(self) -> None:
+        """Sync if ``sync_seconds`` have passed since the last attempt; never raises."""
+        if not self.server:
+            return
+        interval = self.settings.sync_seconds
+        if interval > 0 and time.monotonic() - self._last_sync < interval:
+            return
+        with self._lock:
+            if interval > 0 and time.monotonic() - self._last_sync < interval:
+                return  # another thread just did it
+            try:
+                self.sync()
+            except Exception as exc:  # a query must not fail because the mirror could not be refreshed
+                if not self._server_down:
+                    log.warning("cannot sync with the Chroma server at %s, answering from the local mirror "
+                                "and retrying later: %s", self.server_address, exc)
+                self._server_down = True
+
+    def _drop_local(self, path: str) -> None:
+        with self.db:
+            self._delete_rows(path)
+            self.db.execute("DELETE FROM files WHERE path = ?", (path,))
+
+    def _pull(self, path: str) -> int:
+        """Copy the server's current version of ``path`` into the mirror; 1 if done, 0 if put off."""
+        with self._remote("reading the file record"):
+            rec = self.files.get(ids=[path], include=["metadatas", "documents"])
+        if not rec["ids"]:  # removed since the listing
+            self._drop_local(path)
+            return 1
+        meta = rec["metadatas"][0] or {}
+        ids = _id_list(rec["documents"][0])
+        found: dict[str, tuple[Chunk, np.ndarray | None]] = {}
+        for start in range(0, len(ids), self.max_batch):
+            with self._remote("reading chunks"):
+                got = self.collection.get(
+                    ids=ids[start : start + self.max_batch], include=["documents", "metadatas", "embeddings"]
+                )
+            embeddings = got["embeddings"] if got["embeddings"] is not None else [None] * len(got["ids"])
+            for cid, text, m, vec in zip(got["ids"], got["documents"], got["metadatas"], embeddings):
+                m = m or {}
+                if m.get("path", path) != path:  # the same chunk id written for another file
+                    continue
+                chunk = _meta_to_chunk(cid, text, m)
+                if m.get("hash", chunk.hash) != chunk.hash:
+                    continue
+                found[cid] = (chunk, vec)
+        missing = [i for i in ids if i not in found]
+        if missing:  # a concurrent write, or a collision: keep the old version, retry next sync
+            self._warn_once(path, meta.get("file_hash", ""),
+                            f"{len(missing)} of {len(ids)} chunks listed for {path} are not on the Chroma server "
+                            f"(or belong to another file); keeping the previous version and retrying")
+            return 0
+        chunks = [found[i][0] for i in ids]
+        try:
+            with self.db:
+                self._delete_rows(path)
+                self._insert_rows(path, chunks)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                    (path, meta.get("file_hash", ""), meta.get("size"), meta.get("mtime"), len(chunks),
+                     meta.get("ingested_at", time.time())),
+                )
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
+                    ((c.hash, np.asarray(v, dtype=np.float32).tobytes()) for c, v in (found[i] for i in ids)
+                     if v is not None and len(v) == self.dimension),
+                )
+        except sqlite3.IntegrityError as exc:
+            self._warn_once(path, meta.get("file_hash", ""),
+                            f"cannot mirror {path}: its chunk ids are held by another file in this store ({exc}); "
+                            f"ingest each document under one path only")
+            return 0
+        return 1
+
+    def _warn_once(self, path: str, file_hash: str, message: str) -> None:
+        if (path, file_hash) not in self._warned:
+            self._warned.add((path, file_hash))
+            log.warning("%s", message)
+
     # ------------------------------------------------------------------ reading
 
     @_locked
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """Chunks the manifest knows, by id (unknown ids are left out)."""
+        self._maybe_sync()
         out: dict[str, Chunk] = {}
         for start in range(0, len(chunk_ids), 900):
             part = list(chunk_ids[start : start + 900])
@@ -339,6 +627,7 @@ class Store:
     @_locked
     def neighbours(self, doc_id: str, index: int, span: int = 1) -> list[Chunk]:
         """The chunks around ``index`` in the same document, in order."""
+        self._maybe_sync()
         rows = self.db.execute(
             f"SELECT {', '.join(_CHUNK_COLUMNS)} FROM chunks WHERE doc_id = ? AND idx BETWEEN ? AND ? ORDER BY idx",
             (doc_id, index - span, index + span),
@@ -348,6 +637,7 @@ class Store:
     @_locked
     def documents(self, access: Sequence[str] | None = None) -> list[DocumentInfo]:
         """Every indexed document (optionally only some access levels), by title."""
+        self._maybe_sync()
         sql = (
             "SELECT c.doc_id, MIN(c.title), c.path, MIN(c.access), MIN(c.language), COUNT(*), f.mtime, f.ingested_at "
             "FROM chunks c JOIN files f ON f.path = c.path"
@@ -361,16 +651,26 @@ class Store:
                 for r in self.db.execute(sql, params)]
 
     def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk_id, cosine similarity) for the k nearest vectors."""
-        count = self.collection.count()
-        if count == 0:
+        """(chunk_id, cosine similarity) for the k nearest vectors.
+
+        In server mode, [] while the server cannot be reached (retrieval goes on lexically).
+        """
+        self._maybe_sync()
+        try:
+            count = self.collection.count()
+            if count == 0:
+                return []
+            res = self.collection.query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=min(k, count),
+                where=where or None,
+                include=["distances"],
+            )
+        except Exception as exc:
+            if not (self.server and self._unreachable(exc)):
+                raise
+            self._note_server_down(exc)
             return []
-        res = self.collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, count),
-            where=where or None,
-            include=["distances"],
-        )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
     @_locked
@@ -383,6 +683,7 @@ class Store:
         language: str | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score, higher is better) from the FTS5 index."""
+        self._maybe_sync()
         match = fts_query(query)
         if not match:
             return []
@@ -415,6 +716,31 @@ def fts_query(text: str) -> str:
         terms.append(f'body:"{word}"')
         terms.append(f'folded:"{folded}"')
     return " OR ".join(dict.fromkeys(terms))
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _id_list(document: str | None) -> list[str]:
+    """The chunk ids a file record lists (its document is a JSON list)."""
+    try:
+        ids = json.loads(document or "[]")
+    except ValueError:
+        return []
+    return [str(i) for i in ids] if isinstance(ids, list) else []
+
+
+def _meta_to_chunk(chunk_id: str, text: str | None, m: dict) -> Chunk:
+    """A chunk rebuilt from what Chroma holds (``Chunk.metadata()`` plus the document)."""
+    return Chunk(
+        chunk_id=chunk_id, doc_id=str(m.get("doc_id", "")), index=int(m.get("index", 0)), text=text or "",
+        title=m.get("title") or "", source=m.get("source") or "", section=m.get("section") or "",
+        page=m.get("page"), page_end=m.get("page_end"), language=m.get("language") or "",
+        access=m.get("access") or "internal",  # unknown access is never shown to the public
+        start=int(m.get("start") or 0),
+    )
 
 
 def _row_to_chunk(row: Sequence) -> Chunk:
