@@ -32,7 +32,7 @@ from assistant.answering import Answer, Citation, citation_for, refusal
 from assistant.guardrails import MASK, MASK_EN, has_contact, looks_like_injection, mask_unknown_contacts
 from assistant.retrieval import Hit
 from assistant.types import Chunk
-from assistant.text import fold_diacritics
+from assistant.text import fold_diacritics, stopwords
 
 _DATA = Path(__file__).parent / "data"
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -64,13 +64,6 @@ def intents() -> tuple[Intent, ...]:
         name, question, label, value = line.split("\t")
         out.append(Intent(name, re.compile(question), re.compile(label), re.compile(value)))
     return tuple(out)
-
-
-@lru_cache(maxsize=1)
-def stopwords() -> frozenset[str]:
-    """Stop words as written (with diacritics): folded, "thì" would swallow "thí" and "họ" "hộ"."""
-    words = (_DATA / "stopwords.txt").read_text(encoding="utf-8").split()
-    return frozenset(w.lower() for w in words if not w.startswith("#"))
 
 
 @lru_cache(maxsize=1)

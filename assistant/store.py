@@ -73,7 +73,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from assistant.settings import Settings
-from assistant.text import fold_diacritics
+from assistant.text import fold_diacritics, stopwords
 from assistant.types import Chunk
 
 SCHEMA_VERSION = "1"
@@ -656,18 +656,17 @@ class Store:
         In server mode, [] while the server cannot be reached (retrieval goes on lexically).
         """
         self._maybe_sync()
-        try:
-            count = self.collection.count()
-            if count == 0:
-                return []
+        try:  # no count() first: it cost 17 ms at 50k chunks, and Chroma returns fewer when it has fewer
             res = self.collection.query(
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
-                n_results=min(k, count),
+                n_results=k,
                 where=where or None,
                 include=["distances"],
             )
         except Exception as exc:
             if not (self.server and self._unreachable(exc)):
+                if self.collection.count() == 0:  # an empty index may refuse queries
+                    return []
                 raise
             self._note_server_down(exc)
             return []
@@ -721,13 +720,19 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: every word, as written and folded, OR-ed.
+    """An FTS5 MATCH expression: every word but stop words, as written and folded, OR-ed.
 
     Words are quoted so FTS5 syntax in a question (AND, NEAR, *, quotes) is
-    never interpreted.
+    never interpreted. Stop words ("của", "là", "the") match most rows, so
+    scoring their posting lists dominated query time (150 → 43 ms per query
+    at 50k chunks without them) while adding almost nothing to BM25; a
+    question made only of stop words keeps them all.
     """
+    words = _WORD.findall(text.lower())
+    stop = stopwords()
+    words = [w for w in words if w not in stop] or words
     terms: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in words:
         folded = fold_diacritics(word)
         terms.append(f'body:"{word}"')
         terms.append(f'folded:"{folded}"')

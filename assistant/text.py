@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+from pathlib import Path
 
 _EXTRA_FOLDS = str.maketrans({"đ": "d", "Đ": "d", "ø": "o", "ł": "l", "ß": "ss"})
 
@@ -36,3 +38,13 @@ def detect_language(text: str) -> str:
     text = nfc(text)
     letters = len(_LETTERS.findall(text))
     return "vi" if letters and len(_VI_LETTERS.findall(text)) / letters >= 0.02 else "en"
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Words that carry no subject in a question (``data/stopwords.txt``), as written.
+
+    Kept with diacritics: folded, "thì" would swallow "thí" and "họ" "hộ".
+    """
+    words = (Path(__file__).parent / "data" / "stopwords.txt").read_text(encoding="utf-8").split()
+    return frozenset(w.lower() for w in words if not w.startswith("#"))
