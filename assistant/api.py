@@ -103,6 +103,10 @@ def _audience(services: Services, request: Request, asked: str) -> tuple[str, st
     return ("staff" if asked == "staff" and user else "public"), user
 
 
+def _caller(services: Services, request: Request) -> str:
+    return services.staff_user(request) or ""
+
+
 def _response(answer: Answer, audience: str) -> dict:
     body = answer.as_dict()
     body["audience"] = audience
@@ -127,8 +131,8 @@ def ask(body: AskRequest, request: Request, services: Services = Depends(_servic
         return prepared
     audience, history = prepared
     try:
-        answer = services.assistant.ask(body.question, audience=audience, history=history, k=body.k,
-                                        doc_ids=body.doc_ids or None)
+        answer = services.ask(body.question, audience=audience, surface="api", user=_caller(services, request),
+                              history=history, k=body.k, doc_ids=body.doc_ids or None)
     except QuestionError as exc:
         return _error(422, str(exc), ["question"])
     return _response(answer, audience)
@@ -140,6 +144,7 @@ def ask_stream(body: AskRequest, request: Request, services: Services = Depends(
     if isinstance(prepared, JSONResponse):
         return prepared
     audience, history = prepared
+    user = _caller(services, request)
     try:  # check the question before the 200 goes out
         from assistant.guardrails import check_question
 
@@ -149,8 +154,8 @@ def ask_stream(body: AskRequest, request: Request, services: Services = Depends(
 
     def lines() -> Iterator[str]:
         try:
-            for piece in services.assistant.stream(body.question, audience=audience, history=history, k=body.k,
-                                                   doc_ids=body.doc_ids or None):
+            for piece in services.ask_stream(body.question, audience=audience, surface="api", user=user,
+                                             history=history, k=body.k, doc_ids=body.doc_ids or None):
                 if isinstance(piece, Answer):
                     yield json.dumps({"answer": _response(piece, audience)}, ensure_ascii=False) + "\n"
                 else:
@@ -231,6 +236,11 @@ def list_feedback(limit: int = 200, user: str = Depends(_require_staff), service
 def list_handoffs(status: Literal["open", "closed", "all"] = "open", user: str = Depends(_require_staff),
                   services: Services = Depends(_services)):
     return [h.as_dict() for h in services.records.list_handoffs(None if status == "all" else status)]
+
+
+@router.get("/audit", summary="The audit log: who asked what (redacted), which documents were cited (staff only).")
+def list_audit(limit: int = 200, user: str = Depends(_require_staff), services: Services = Depends(_services)):
+    return [a.as_dict() for a in services.records.list_audit(limit=max(1, min(limit, 1000)))]
 
 
 # ---------------------------------------------------------------------- errors

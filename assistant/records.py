@@ -1,4 +1,4 @@
-"""Feedback on answers and hand-offs to a human, kept in a real SQLite file.
+"""Feedback on answers, hand-offs to a human and the audit log, kept in a real SQLite file.
 
 Why: a thumbs-down with its reasons is how the team learns which answers are
 wrong, and a hand-off is a promise that a civil servant will look at a
@@ -12,6 +12,12 @@ e-mails). Every free-text field goes through ``redact_pii`` *before* it is
 stored, so the file never holds it. Input is checked at the door: a
 ``RecordsError`` names the field and says how to fix it, and its message is
 safe to show to a user.
+
+The audit log answers "who asked what, and which documents did the answer
+cite": one row per question (surface, user or ``anonymous``, audience, the
+redacted question, cited document ids, grounded or refused, latency). Rows
+older than the retention settings (``ASSISTANT_AUDIT_DAYS``,
+``ASSISTANT_FEEDBACK_DAYS``) are deleted by ``purge``.
 """
 
 from __future__ import annotations
@@ -51,10 +57,35 @@ CREATE TABLE IF NOT EXISTS handoffs (
     status TEXT NOT NULL CHECK (status IN ('open', 'closed')), note TEXT NOT NULL,
     closed_by TEXT NOT NULL, closed_at REAL);
 CREATE INDEX IF NOT EXISTS handoffs_status ON handoffs(status, id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, surface TEXT NOT NULL,
+    user TEXT NOT NULL, audience TEXT NOT NULL, question TEXT NOT NULL, cited TEXT NOT NULL,
+    grounded INTEGER NOT NULL, latency_ms REAL NOT NULL, language TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_created ON audit(created);
+CREATE INDEX IF NOT EXISTS feedback_created ON feedback(created);
 """
 
 _FEEDBACK_COLUMNS = "id, created, surface, user, question, answer, rating, reasons, comment, citations, language"
 _HANDOFF_COLUMNS = "id, created, surface, user, question, language, status, note, closed_by, closed_at"
+_AUDIT_COLUMNS = "id, created, surface, user, audience, question, cited, grounded, latency_ms, language"
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    created: float
+    surface: str
+    user: str  # "" for an anonymous (public) caller
+    audience: str
+    question: str  # redacted
+    cited: list[str]  # document ids
+    grounded: bool
+    latency_ms: float
+    language: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 class RecordsError(ValueError):
@@ -289,6 +320,47 @@ class Records:
                 (text, closer, time.time(), handoff_id),
             )
             return cur.rowcount == 1
+
+    # ------------------------------------------------------------------ audit
+
+    def add_audit(self, *, surface: str, audience: str, question: str, cited: Sequence[str], grounded: bool,
+                  latency_ms: float, language: str = "", user: str = "") -> int:
+        """Record one question: who, which audience, the redacted question, the documents cited."""
+        if audience not in ("public", "staff"):
+            raise RecordsError(f"audience: {audience!r} is not known; use public or staff.")
+        row = (
+            time.time(), _surface(surface), _text("user", user)[:MAX_USER], audience,
+            redact_pii(_text("question", question))[:MAX_QUESTION],
+            json.dumps(sorted(set(_citations(list(cited)))), ensure_ascii=False),
+            1 if grounded else 0, float(latency_ms), _text("language", language)[:MAX_LANGUAGE],
+        )
+        with self._lock, self._db:
+            cur = self._db.execute(
+                "INSERT INTO audit (created, surface, user, audience, question, cited, grounded, latency_ms, language)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return int(cur.lastrowid)
+
+    def list_audit(self, limit: int = 200, user: str | None = None) -> list[AuditEntry]:
+        """Audit rows, newest first (optionally one user's: ``""`` for anonymous)."""
+        where, args = ("WHERE user = ?", (user,)) if user is not None else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit {where} ORDER BY id DESC LIMIT ?", (*args, _limit(limit))
+            ).fetchall()
+        return [AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), bool(r[7]), r[8], r[9])
+                for r in rows]
+
+    def purge(self, audit_days: float, feedback_days: float, now: float | None = None) -> dict:
+        """Delete audit rows older than ``audit_days`` and feedback and closed hand-offs older than
+        ``feedback_days`` (open hand-offs are kept until handled); returns how many went."""
+        now = time.time() if now is None else now
+        with self._lock, self._db:
+            audit = self._db.execute("DELETE FROM audit WHERE created < ?", (now - audit_days * DAY,)).rowcount
+            feedback = self._db.execute("DELETE FROM feedback WHERE created < ?",
+                                        (now - feedback_days * DAY,)).rowcount
+            handoffs = self._db.execute("DELETE FROM handoffs WHERE status = 'closed' AND created < ?",
+                                        (now - feedback_days * DAY,)).rowcount
+        return {"audit": audit, "feedback": feedback, "handoffs": handoffs}
 
     # ------------------------------------------------------------------ summary
 

@@ -11,12 +11,17 @@ valid session (cookie from the login page, or ``Authorization: Bearer`` from
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
+
+from assistant.answering import Answer
+from assistant.conversation import Turn
 
 from assistant.auth import Accounts
 from assistant.ingestion import Ingestor
@@ -26,6 +31,8 @@ from assistant.ratelimit import RateLimiter
 from assistant.records import Records
 from assistant.settings import Settings
 from assistant.types import IngestReport
+
+log = logging.getLogger("assistant.services")
 
 SESSION_COOKIE = "assistant_session"
 DB_NAME = "assistant.sqlite3"
@@ -43,11 +50,12 @@ class Services:
     accounts: Accounts
     public_limiter: RateLimiter
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    _purged_at: float = 0.0
 
     @classmethod
     def open(cls, settings: Settings, assistant: Assistant | None = None) -> "Services":
         db = Path(settings.data_dir) / DB_NAME
-        return cls(
+        services = cls(
             settings=settings,
             assistant=assistant or Assistant(settings),
             records=Records(db),
@@ -55,6 +63,42 @@ class Services:
                               max_failures=settings.login_max_failures),
             public_limiter=RateLimiter(settings.public_per_minute),
         )
+        services.purge()
+        return services
+
+    # ------------------------------------------------------------------ asking (audited)
+
+    def ask_stream(self, question: str, *, audience: str, surface: str, user: str = "",
+                   history: Sequence[Turn] = (), doc_ids: Sequence[str] | None = None,
+                   k: int | None = None) -> Iterator[str | Answer]:
+        """``Assistant.stream``, with one audit row per answered question (who, what, which documents)."""
+        for piece in self.assistant.stream(question, audience=audience, history=history, k=k, doc_ids=doc_ids):
+            if isinstance(piece, Answer):
+                self._audit(piece, surface, audience, user)
+            yield piece
+
+    def ask(self, question: str, **kwargs) -> Answer:
+        answer = None
+        for piece in self.ask_stream(question, **kwargs):
+            if isinstance(piece, Answer):
+                answer = piece
+        assert answer is not None
+        return answer
+
+    def _audit(self, answer: Answer, surface: str, audience: str, user: str) -> None:
+        try:
+            self.records.add_audit(surface=surface, audience=audience, user=user, question=answer.question,
+                                   cited=[c.doc_id for c in answer.citations], grounded=answer.grounded,
+                                   latency_ms=answer.latency_ms, language=answer.language)
+        except Exception:  # noqa: BLE001 — the citizen still gets the answer; the failure is logged loudly
+            log.exception("could not write the audit row")
+        if time.time() - self._purged_at > 3600:
+            self.purge()
+
+    def purge(self) -> dict:
+        """Apply the retention settings now (also on start and at most hourly while serving)."""
+        self._purged_at = time.time()
+        return self.records.purge(self.settings.audit_days, self.settings.feedback_days)
 
     # ------------------------------------------------------------------ who is asking
 

@@ -81,6 +81,12 @@ class Settings:
     login_max_failures: int = _setting(
         5, "Failed staff logins (per user name or per client) before sign-in is paused for 5 minutes."
     )
+    audit_days: float = _setting(
+        365.0, "Days the audit log (who asked what, redacted; which documents were cited) is kept."
+    )
+    feedback_days: float = _setting(
+        730.0, "Days feedback and handled hand-offs are kept (open hand-offs stay until handled)."
+    )
     public_per_minute: int = _setting(
         10, "Questions, feedback and hand-offs one public client (IP address) may send per minute."
     )
@@ -137,6 +143,8 @@ class Settings:
             )
         if self.sync_seconds < 0:
             raise SettingsError(f"{PREFIX}SYNC_SECONDS={self.sync_seconds} must be 0 or more.")
+        if self.audit_days <= 0 or self.feedback_days <= 0:
+            raise SettingsError(f"{PREFIX}AUDIT_DAYS and {PREFIX}FEEDBACK_DAYS must be more than 0.")
         if self.top_k < 1 or self.max_question_chars < 1:
             raise SettingsError(f"{PREFIX}TOP_K and {PREFIX}MAX_QUESTION_CHARS must be 1 or more.")
 

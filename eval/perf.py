@@ -3,6 +3,7 @@
     python -m eval.perf ingest PATH [--sample N] [--store DIR]
     python -m eval.perf serve [--url URL --token T] [--clients 8] [--seconds 30]
     python -m eval.perf query --sizes 1000,10000,50000 [--questions 200]
+    python -m eval.perf soak [--minutes 5] [--clients 8]
 
 ``ingest``: how close the whole ingest pipeline (load, chunk, embed, write
 Chroma and the lexical index, manifest) comes to the raw encode speed of the
@@ -24,6 +25,9 @@ server's resident memory; then, on the warm server:
    answers per second, error rate, latency percentiles.
 
 Questions are the built-in evaluation set's (``eval/builtin``), in turn.
+
+``soak``: ``serve`` held for minutes, sampling the server's RSS every 15 s:
+errors, latency, and memory growth after warm-up (``rss_growth_mb``).
 
 ``query``: how query latency and memory grow with the corpus. Stores of each
 size are built from chunks (and their vectors) already ingested by the
@@ -151,7 +155,8 @@ def _stream_once(client, url: str, question: str, headers: dict) -> tuple[float,
     return (first or total) * 1000, total * 1000, grounded
 
 
-def bench_serve(url: str | None, token: str, clients: int, seconds: float, rounds: int) -> dict:
+def bench_serve(url: str | None, token: str, clients: int, seconds: float, rounds: int,
+                sample_s: float = 5.0) -> dict:
     import os
     import socket
     import subprocess
@@ -226,8 +231,16 @@ def bench_serve(url: str | None, token: str, clients: int, seconds: float, round
                             errors[0] += 1
                     i += clients
 
+        timeline: list[tuple[float, float]] = []  # (seconds into the load, server RSS MB)
+
+        def sample() -> None:
+            while proc is not None and time.perf_counter() < stop_at:
+                timeline.append((round(time.perf_counter() - t0, 1), _rss_mb(proc.pid)))
+                time.sleep(sample_s)
+
         t0 = time.perf_counter()
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+        threads.append(threading.Thread(target=sample, daemon=True))
         for th in threads:
             th.start()
         for th in threads:
@@ -244,6 +257,10 @@ def bench_serve(url: str | None, token: str, clients: int, seconds: float, round
         })
         if proc is not None:
             result["rss_after_load_mb"] = _rss_mb(proc.pid)
+            result["rss_timeline_mb"] = timeline
+            if timeline:
+                # growth after the first sample (model and caches are warm by then)
+                result["rss_growth_mb"] = round(result["rss_after_load_mb"] - timeline[0][1], 1)
     finally:
         if proc is not None:
             proc.terminate()
@@ -387,7 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--clients", type=int, default=8)
     srv.add_argument("--seconds", type=float, default=30.0)
     srv.add_argument("--rounds", type=int, default=31, help="sequential streamed questions for first-token time")
+    srv.add_argument("--sample-every", type=float, default=5.0, help="seconds between RSS samples")
     srv.add_argument("--json-out", type=Path, default=None)
+    soak = sub.add_parser("soak", help="the serve benchmark for minutes: errors, latency and memory growth")
+    soak.add_argument("--minutes", type=float, default=5.0)
+    soak.add_argument("--clients", type=int, default=8)
+    soak.add_argument("--json-out", type=Path, default=None)
     qry = sub.add_parser("query", help="query latency and peak RSS at several corpus sizes")
     qry.add_argument("--sizes", default="1000,10000,50000")
     qry.add_argument("--questions", type=int, default=200)
@@ -397,21 +419,29 @@ def main(argv: list[str] | None = None) -> int:
     wrk.add_argument("store", type=Path)
     wrk.add_argument("questions", type=Path)
     args = parser.parse_args(argv)
+    if args.bench == "soak":
+        result = bench_serve(None, "", args.clients, args.minutes * 60, rounds=5, sample_s=15.0)
+        _print_and_save(result, args.json_out)
+        return 0
     if args.bench == "query-worker":
         print(json.dumps(query_worker(args.store, json.loads(args.questions.read_text(encoding="utf-8")))))
         return 0
     if args.bench == "query":
         result = bench_query([int(x) for x in args.sizes.split(",")], args.questions, args.keep)
     elif args.bench == "serve":
-        result = bench_serve(args.url, args.token, args.clients, args.seconds, args.rounds)
+        result = bench_serve(args.url, args.token, args.clients, args.seconds, args.rounds, args.sample_every)
     else:
         result = bench_ingest(args.path, args.sample, args.store)
+    _print_and_save(result, args.json_out)
+    return 0
+
+
+def _print_and_save(result: dict, json_out: Path | None) -> None:
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
-    if args.json_out:
-        args.json_out.write_text(json.dumps(result, indent=2))
-    return 0
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

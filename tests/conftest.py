@@ -63,8 +63,8 @@ def make_services(tmp_path: Path, docs_store: Path, embedder, **overrides):
 
     store_dir = tmp_path / "store"
     shutil.copytree(docs_store, store_dir)
-    settings = Settings.from_env(env={}, store_dir=store_dir, data_dir=tmp_path / "data",
-                                 docs_dir=ROOT / "docs", **overrides)
+    values = {"data_dir": tmp_path / "data", "docs_dir": ROOT / "docs", **overrides}
+    settings = Settings.from_env(env={}, store_dir=store_dir, **values)
     return Services.open(settings, Assistant(settings, embedder=embedder))
 
 

@@ -97,7 +97,8 @@ def build_public(services: Services) -> gr.Blocks:
             yield history, "", gr.skip(), None, "", ""
             answer, streamed = None, ""
             try:
-                for piece in services.assistant.stream(text, audience=AUDIENCE, history=[Turn(*p) for p in past]):
+                for piece in services.ask_stream(text, audience=AUDIENCE, surface="public",
+                                                 history=[Turn(*p) for p in past]):
                     if isinstance(piece, Answer):
                         answer = piece
                     else:

@@ -239,7 +239,7 @@ def build_staff(services: Services) -> gr.Blocks:
 
         def ask(text: str, history: list, past: list, code: str, docs: list, d_from: str, d_to: str,
                 request: gr.Request):
-            _user(services, request)
+            user = _user(services, request)
             text = (text or "").strip()
             if not text:
                 yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), t("question_ph", code), gr.skip(), gr.skip(), gr.skip()
@@ -252,8 +252,8 @@ def build_staff(services: Services) -> gr.Blocks:
             yield history, "", gr.skip(), None, sources_html(None, {}, code), "", "", gr.update(visible=False), ""
             answer, streamed = None, ""
             try:
-                for piece in services.assistant.stream(text, audience="staff", history=[Turn(*p) for p in past],
-                                                       doc_ids=ids):
+                for piece in services.ask_stream(text, audience="staff", surface="staff", user=user,
+                                                 history=[Turn(*p) for p in past], doc_ids=ids):
                     if isinstance(piece, Answer):
                         answer = piece
                     else:
