@@ -35,6 +35,23 @@ log = logging.getLogger("assistant.api")
 
 # ---------------------------------------------------------------------- bodies
 
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx answer of the API."""
+
+    error: str = Field(description="What went wrong and how to fix it.")
+    fields: list[str] = Field(default_factory=list, description="The request fields at fault, if any.")
+
+
+def _encodable(values: list[str] | None) -> list[str] | None:
+    """Reject strings that are not valid Unicode text (lone surrogates from JSON escapes)."""
+    for value in values or []:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains characters that are not valid Unicode text") from None
+    return values
+
+
 class HistoryTurn(BaseModel):
     question: str = Field(max_length=4000, description="An earlier question of this conversation.")
     answer: str = Field("", max_length=20000, description="The assistant's answer to it (optional).")
@@ -50,6 +67,11 @@ class AskRequest(BaseModel):
     doc_ids: list[str] | None = Field(None, max_length=100, description="Only search these documents.")
     k: int | None = Field(None, ge=1, le=20, description="Chunks to draw the answer from.")
 
+    @field_validator("doc_ids")
+    @classmethod
+    def _doc_ids_text(cls, value):
+        return _encodable(value)
+
 
 class FeedbackRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
@@ -59,6 +81,11 @@ class FeedbackRequest(BaseModel):
     comment: str = Field("", max_length=2000)
     citations: list[str] = Field(default_factory=list, max_length=50, description="Cited document ids.")
     language: Literal["vi", "en", ""] = ""
+
+    @field_validator("citations")
+    @classmethod
+    def _citations_text(cls, value):
+        return _encodable(value)
 
     @field_validator("rating", mode="before")
     @classmethod
@@ -121,7 +148,12 @@ def _prepare(body: AskRequest, request: Request, services: Services) -> tuple[st
     return audience, [Turn(h.question, h.answer) for h in body.history]
 
 
-router = APIRouter(prefix="/api", tags=["assistant"])
+router = APIRouter(prefix="/api", tags=["assistant"], responses={
+    400: {"model": ErrorBody, "description": "The body is not UTF-8 JSON."},
+    401: {"model": ErrorBody, "description": "Staff sign-in required (or a wrong user name or password)."},
+    422: {"model": ErrorBody, "description": "The request is invalid; `fields` names what to fix."},
+    429: {"model": ErrorBody, "description": "Too many requests or sign-in attempts; see Retry-After."},
+})
 
 
 @router.post("/ask", summary="Ask a question; the same JSON as `assistant ask --json`, plus `audience`.")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 
 from assistant.api import install_error_handlers, router
 from assistant.auth import LoginError
@@ -118,6 +118,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                             samesite="lax", secure=request.url.scheme == "https", path="/")
         return response
 
+    @app.get("/export/{token}", include_in_schema=False)
+    def export(token: str, request: Request):
+        """A staff answer with its citations as a Markdown download (only for the user who asked)."""
+        markdown = services.export_for(token, services.staff_user(request))
+        if markdown is None:
+            return JSONResponse({"error": "no such export for this session; ask again in the workspace",
+                                 "fields": []}, status_code=404)
+        return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="answer.md"'})
+
     @app.get("/logout", include_in_schema=False)
     def logout(request: Request):
         services.accounts.logout(request.cookies.get(SESSION_COOKIE))
@@ -126,8 +136,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         return response
 
     theme = gr.themes.Default()
+    # Gradio's file cache is shared by both mounts: staff uploads live there. The public page
+    # serves no file from it, so it may not serve any.
+    from gradio.utils import get_upload_folder
+
     gr.mount_gradio_app(app, build_public(services), path="/public", ssr_mode=False, show_error=False,
-                        footer_links=[], theme=theme, css=CSS)
+                        footer_links=[], theme=theme, css=CSS, blocked_paths=[get_upload_folder()])
     gr.mount_gradio_app(app, build_staff(services), path="/staff", ssr_mode=False, show_error=False,
                         footer_links=[], theme=theme, css=CSS,
                         auth_dependency=lambda request: services.staff_user(request),

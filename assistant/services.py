@@ -51,6 +51,7 @@ class Services:
     public_limiter: RateLimiter
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     _purged_at: float = 0.0
+    _exports: dict = field(default_factory=dict)  # token -> (user, markdown, created)
 
     @classmethod
     def open(cls, settings: Settings, assistant: Assistant | None = None) -> "Services":
@@ -94,6 +95,31 @@ class Services:
             log.exception("could not write the audit row")
         if time.time() - self._purged_at > 3600:
             self.purge()
+
+    # ------------------------------------------------------------------ exports (staff)
+
+    def keep_export(self, user: str, markdown: str) -> str:
+        """Hold an answer's Markdown for its user to download; returns an unguessable token.
+
+        Kept in memory, never in a file: Gradio's file cache is shared by every mounted page,
+        so a file there could be fetched through the public page by whoever learns its path.
+        """
+        import secrets
+
+        with self.ingest_lock:
+            if len(self._exports) >= 500:  # oldest out
+                for old in sorted(self._exports, key=lambda k: self._exports[k][2])[:100]:
+                    del self._exports[old]
+            token = secrets.token_urlsafe(24)
+            self._exports[token] = (user, markdown, time.time())
+        return token
+
+    def export_for(self, token: str, user: str | None) -> str | None:
+        """The Markdown behind ``token``, only for the staff user who made it, for 8 hours."""
+        item = self._exports.get(token)
+        if not item or not user or item[0] != user or time.time() - item[2] > 8 * 3600:
+            return None
+        return item[1]
 
     def purge(self) -> dict:
         """Apply the retention settings now (also on start and at most hourly while serving)."""

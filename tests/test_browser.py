@@ -128,10 +128,12 @@ def test_staff_signs_in_asks_sees_cited_sources_and_gives_feedback(browser, live
     assert "1.250.000.000" in page.inner_text("#sources-panel mark")
     assert "nguyên văn" in page.inner_text("#answer-note")  # extractive: said so
 
-    page.click("#export-box")  # the answer with its citations, ready to copy
+    page.click("#export-box")  # the answer with its citations, ready to copy or download
     export = page.input_value("#answer-export textarea")
     assert "1.250.000.000" in export and "[1]" in export and "ghi-chu-noi-bo" in export
-    assert page.locator("#answer-download").is_visible()
+    assert page.locator("#answer-download-link").is_visible()
+    href = page.get_attribute("#answer-download-link", "href")
+    assert "1.250.000.000" in page.request.get(f"{live.url}{href}").text()  # the download, with the session
 
     page.get_by_label("Chưa đầy đủ").check()
     page.fill("#staff-comment textarea", "Thiếu hạn mức từng hạng mục, gọi 0912 345 678")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -138,7 +137,7 @@ def build_staff(services: Services) -> gr.Blocks:
                         with gr.Accordion("Xuất", open=False, elem_id="export-box") as export_box:
                             export = gr.Textbox(elem_id="answer-export", lines=8, buttons=["copy"],
                                                 interactive=False, show_label=False)
-                            download = gr.DownloadButton(elem_id="answer-download", visible=False)
+                            download = gr.HTML(elem_id="answer-download")
                     with gr.Column(scale=2):
                         sources_title = gr.Markdown(elem_id="sources-title")
                         sources = gr.HTML(elem_id="sources-panel")
@@ -190,7 +189,7 @@ def build_staff(services: Services) -> gr.Blocks:
                 gr.update(label=t("reasons", code), choices=reason_choices(code)),
                 gr.update(label=t("comment", code)),
                 gr.update(label=t("export", code)),
-                gr.update(label=t("download", code)),
+                gr.skip(),
                 f"### {t('sources', code)}",
                 gr.update(label=t("tab_ask", code)),
                 gr.update(label=t("tab_docs", code)),
@@ -249,7 +248,7 @@ def build_staff(services: Services) -> gr.Blocks:
                 yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), t("no_docs_match", code), gr.skip(), gr.skip(), gr.skip()
                 return
             history = list(history or []) + [{"role": "user", "content": text}, {"role": "assistant", "content": "…"}]
-            yield history, "", gr.skip(), None, sources_html(None, {}, code), "", "", gr.update(visible=False), ""
+            yield history, "", gr.skip(), None, sources_html(None, {}, code), "", "", "", ""
             answer, streamed = None, ""
             try:
                 for piece in services.ask_stream(text, audience="staff", surface="staff", user=user,
@@ -272,18 +271,18 @@ def build_staff(services: Services) -> gr.Blocks:
             assert answer is not None
             history[-1] = {"role": "assistant", "content": chat_text(answer, code, note=False)}
             md = export_markdown(answer, code)
-            path = Path(tempfile.gettempdir()) / f"answer-{int(time.time() * 1000)}.md"
-            path.write_text(md, encoding="utf-8")
+            link = (f'<a id="answer-download-link" href="/export/{services.keep_export(user, md)}" '
+                    f'download="answer.md">{t("download", code)}</a>')
             past = (list(past or []) + [(answer.question, answer.text)])[-6:]
             yield (history, "", past, answer, sources_html(answer, _chunks(answer), code), note_for(answer, code),
-                   md, gr.update(value=str(path), visible=True), "")
+                   md, link, "")
 
         ask_outputs = [chat, question, turns, last, sources, note, export, download, fb_status]
         for trigger in (send.click, question.submit):
             trigger(ask, [question, chat, turns, lang, doc_filter, date_from, date_to], ask_outputs)
 
         def new_chat(code: str):
-            return [], [], None, sources_html(None, {}, code), "", "", gr.update(visible=False), ""
+            return [], [], None, sources_html(None, {}, code), "", "", "", ""
 
         new.click(new_chat, [lang], [chat, turns, last, sources, note, export, download, fb_status])
 
