@@ -8,7 +8,8 @@
     assistant bench ingest|query|serve ...        performance benchmarks (eval/perf.py)
 
 Exit codes: 0 all went well; 1 some files failed (the rest were ingested);
-2 the command or a setting is wrong; 130 interrupted (rerun to finish).
+2 the command, a setting or the store is wrong (e.g. its disk is full or it is
+read-only; what was finished is kept); 130 interrupted (rerun to finish).
 """
 
 from __future__ import annotations
@@ -103,7 +104,11 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     ingestor = Ingestor(settings, embedder, store, progress=not (args.json or args.quiet))
-    report = ingestor.run(args.paths, prune=args.prune)
+    try:
+        report = ingestor.run(args.paths, prune=args.prune)
+    except StoreError as exc:  # disk full, read-only, Chroma server away: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     counts = store.counts()
     if args.json:
         print(json.dumps({**report.as_dict(), "store": counts}, ensure_ascii=False))

@@ -11,6 +11,15 @@ Interrupting (Ctrl-C, kill) is safe at any point: each file is committed on
 its own, computed embeddings are cached as they are made, and the store's
 intent log cleans up half-written vectors, so the next run completes the work
 without redoing it.
+
+A store that cannot be written stops the run with ``StoreError`` (the CLI
+prints it on one line and exits 2): a read-only store before anything is read
+or embedded (``StoreReadOnlyError``; ``open_pipeline`` checks the folder before
+loading the model), a full disk at the first write it refuses
+(``StoreFullError``). Files finished before stay committed and answerable;
+vectors already computed stay in the embedding cache when the disk had room
+for them, and running the same command again once the store can be written
+completes the rest.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from assistant.chunking import Chunker
 from assistant.embeddings import Embedder
 from assistant.loaders import LoadError, iter_source_files, load_file
 from assistant.settings import Settings
-from assistant.store import Store
+from assistant.store import Store, StoreError, ensure_writable
 from assistant.types import Chunk, FileFailure, IngestReport
 
 # Bump when loading or chunking changes what a file turns into: every file is
@@ -63,6 +72,8 @@ class Ingestor:
         self.fingerprint = f"v{PIPELINE_VERSION}:{settings.chunk_tokens}:{settings.chunk_overlap}"
 
     def run(self, paths: Sequence[Path], prune: bool = False) -> IngestReport:
+        """Ingest ``paths``; raises ``StoreError`` when the store cannot be written (see the module docstring)."""
+        self.store.check_writable()  # a read-only store fails here, before anything is loaded or embedded
         started = time.perf_counter()
         report = IngestReport()
         missing = [p for p in paths if not Path(p).exists()]
@@ -173,7 +184,16 @@ class Ingestor:
 
 
 def open_pipeline(settings: Settings) -> tuple[Embedder, Store]:
-    """The model (loaded once) and the store it writes to."""
+    """The model (loaded once) and the store it writes to.
+
+    Raises ``StoreReadOnlyError`` for a store folder that cannot be written, before loading the model.
+    """
+    ensure_writable(Path(settings.store_dir))
     embedder = Embedder(settings.embedding_model, settings.cache_dir, settings.embed_batch_size)
     store = Store(settings, embedder.name, embedder.dimension)
+    try:
+        store.check_writable()  # e.g. a disk too full for Chroma to open
+    except StoreError:
+        store.close()
+        raise
     return embedder, store

@@ -31,6 +31,7 @@ from assistant.conversation import Turn
 from assistant.guardrails import QuestionError
 from assistant.loaders import SUPPORTED_SUFFIXES
 from assistant.services import Services, UploadError
+from assistant.store import StoreError
 from assistant.ui.i18n import LANG_CHOICES, pick_language, t
 from assistant.ui.common import reason_choices, record_feedback
 from assistant.ui.render import chat_text, export_markdown, note_for, sources_html
@@ -320,7 +321,10 @@ def build_staff(services: Services) -> gr.Blocks:
                     problems.append(str(exc))
             message = ""
             if saved:
-                report = services.ingest(saved)
+                try:
+                    report = services.ingest(saved)
+                except StoreError as exc:  # disk full, read-only store: say so, keep what is stored
+                    return (str(exc), *tables(code), None)
                 for failure in report.failed:  # a file that cannot be read is not kept
                     Path(failure.path).unlink(missing_ok=True)
                 message = report_text(report, code)
@@ -332,7 +336,10 @@ def build_staff(services: Services) -> gr.Blocks:
 
         def reingest(code: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
             _user(services, request)
-            return (report_text(services.reingest_all(), code), *tables(code))
+            try:
+                return (report_text(services.reingest_all(), code), *tables(code))
+            except StoreError as exc:
+                return (str(exc), *tables(code))
 
         reingest_btn.click(reingest, [lang], [docs_status, *table_outputs])
 
@@ -340,7 +347,10 @@ def build_staff(services: Services) -> gr.Blocks:
             _user(services, request)
             if not path:
                 return (t("nothing_uploaded", code), *tables(code))
-            chunks = services.remove_path(path)
+            try:
+                chunks = services.remove_path(path)
+            except StoreError as exc:
+                return (str(exc), *tables(code))
             return (t("removed", code, path=Path(path).name, chunks=chunks), *tables(code))
 
         remove_btn.click(remove, [remove_pick, lang], [docs_status, *table_outputs])
