@@ -36,7 +36,7 @@ import numpy as np
 
 from assistant.chunking import Chunker
 from assistant.embeddings import Embedder
-from assistant.loaders import LoadError, iter_source_files, load_file
+from assistant.loaders import SIDECAR_SUFFIXES, LoadError, iter_source_files, load_file
 from assistant.settings import Settings
 from assistant.store import Store, StoreError, ensure_writable
 from assistant.types import Chunk, FileFailure, IngestReport
@@ -103,6 +103,11 @@ class Ingestor:
     def _ingest_one(self, file: Path, root: Path, key: str, report: IngestReport) -> None:
         try:
             stat = file.stat()
+            limit = self.settings.max_file_mb * 1024 * 1024
+            if stat.st_size > limit:  # refuse before reading (hashing) a huge file
+                self._fail(report, file, f"{stat.st_size / 1048576:.1f} MB is over the {self.settings.max_file_mb:g} MB "
+                                         f"size limit; split the file or raise ASSISTANT_MAX_FILE_MB")
+                return
             file_hash = self._file_hash(file, root)
         except OSError as exc:
             self._fail(report, file, f"cannot read: {exc.strerror or exc}")
@@ -134,7 +139,7 @@ class Ingestor:
         with open(file, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-        for sidecar in (file.with_name(file.name + ".meta.json"), file.with_name(file.name + ".meta.yaml")):
+        for sidecar in (file.with_name(file.name + suffix) for suffix in SIDECAR_SUFFIXES):
             if sidecar.exists():
                 h.update(sidecar.read_bytes())
         rel = os.path.relpath(file, root) if root != file else file.name
