@@ -14,8 +14,11 @@ How it works, in three steps:
    its citation. When even the best unit covers too little of the question,
    the generator refuses rather than guess.
 
-Quoting verbatim means the answer can only say what a document says; passages
-that address an AI ("ignore previous instructions") are never quoted.
+Quoting verbatim means the answer can only say what a document says. What a
+reader of the document never sees (HTML comments, link titles, zero-width
+characters) and passages that address an AI ("ignore previous instructions"),
+with the contacts planted beside them, are never quoted
+(``guardrails.clean_lines``); a contact only such a passage gives is masked.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from assistant.answering import Answer, Citation, citation_for, refusal
-from assistant.guardrails import MASK, MASK_EN, has_contact, looks_like_injection, mask_unknown_contacts
+from assistant.guardrails import MASK, MASK_EN, clean_lines, has_contact, looks_like_injection, mask_unknown_contacts
 from assistant.retrieval import Hit
 from assistant.types import Chunk
 from assistant.text import fold_diacritics, stopwords
@@ -129,7 +132,9 @@ class ExtractiveGenerator:
                 numbers[cid] = len(numbers) + 1
                 citations.append(citation_for(numbers[cid], unit.hit, snippet=unit.text))
             lines.append(f"- {_LIST_ITEM.sub('', unit.text, count=1)} [{numbers[cid]}]")  # no "- - "
-        sources = [c.text for h in hits for c in h.context]
+        # Contacts are checked against what may be quoted: a contact that only a planted
+        # (or hidden) passage gives is unknown, whichever unit it turns up in.
+        sources = [clean_context(h) for h in hits]
         text = mask_unknown_contacts("\n".join(lines), sources, mask=MASK if language == "vi" else MASK_EN)
         return Answer(text, citations, True, self.name, language, (time.perf_counter() - started) * 1000, question)
 
@@ -232,6 +237,18 @@ def merged_context(hit: Hit) -> list[tuple[str, Chunk]]:
     return _unwrap(lines)
 
 
+def clean_lines_of(hit: Hit) -> list[tuple[str, Chunk]]:
+    """``merged_context`` without hidden or planted text (``guardrails.clean_lines``)."""
+    lines = merged_context(hit)
+    cleaned = clean_lines([line for line, _ in lines])
+    return [(text, chunk) for (_, chunk), text in zip(lines, cleaned) if text is not None]
+
+
+def clean_context(hit: Hit) -> str:
+    """The hit and its neighbours as a reader may be shown them: nothing hidden, nothing planted."""
+    return "\n".join(line for line, _ in clean_lines_of(hit))
+
+
 def _unwrap(lines: list[tuple[str, Chunk]]) -> list[tuple[str, Chunk]]:
     """Join hard-wrapped lines (PDF text) back into their sentence."""
     out: list[tuple[str, Chunk]] = []
@@ -252,7 +269,7 @@ def _unwrap(lines: list[tuple[str, Chunk]]) -> list[tuple[str, Chunk]]:
 def split_units(hit: Hit, rank: int) -> list[Unit]:
     """Cut the hit's text (with neighbours) into quotable units; headings become labels only."""
     units: list[Unit] = []
-    lines = merged_context(hit)
+    lines = clean_lines_of(hit)
     i = 0
     while i < len(lines):
         raw, chunk = lines[i]
