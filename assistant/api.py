@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, field_validator
 from assistant.answering import Answer
 from assistant.auth import LoginError
 from assistant.conversation import Turn
-from assistant.guardrails import QuestionError
+from assistant.guardrails import QuestionError, check_question
 from assistant.records import REASONS, RecordsError
 from assistant.services import SESSION_COOKIE, Services
 
@@ -115,23 +115,14 @@ def _error(status: int, message: str, fields: list[str] | None = None, headers: 
     return JSONResponse({"error": message, "fields": fields or []}, status_code=status, headers=headers)
 
 
-def _limit_public(services: Services, request: Request) -> JSONResponse | None:
-    wait = services.public_limiter.check("api:" + services.client_key(request))
-    if wait:
-        seconds = max(1, int(wait + 0.999))
-        return _error(429, f"Too many requests: try again in {seconds} s "
-                           f"(limit {services.settings.public_per_minute} per minute).",
-                      headers={"Retry-After": str(seconds)})
-    return None
-
-
-def _audience(services: Services, request: Request, asked: str) -> tuple[str, str | None]:
-    user = services.staff_user(request)
-    return ("staff" if asked == "staff" and user else "public"), user
-
-
-def _caller(services: Services, request: Request) -> str:
-    return services.staff_user(request) or ""
+def _caller(services: Services, request: Request) -> tuple[str, JSONResponse | None]:
+    """The staff user ("" for the public), and the 429 when a public caller is over the limit."""
+    user = services.staff_user(request) or ""
+    if not user and (seconds := services.public_wait(request)):
+        return user, _error(429, f"Too many requests: try again in {seconds} s "
+                                 f"(limit {services.settings.public_per_minute} per minute).",
+                            headers={"Retry-After": str(seconds)})
+    return user, None
 
 
 def _response(answer: Answer, audience: str) -> dict:
@@ -140,12 +131,14 @@ def _response(answer: Answer, audience: str) -> dict:
     return body
 
 
-def _prepare(body: AskRequest, request: Request, services: Services) -> tuple[str, list[Turn]] | JSONResponse:
-    """The audience actually granted and the history; or the 429 for a public caller over the limit."""
-    audience, user = _audience(services, request, body.audience)
-    if user is None and (limited := _limit_public(services, request)):
+def _prepare(body: AskRequest, request: Request, services: Services
+             ) -> tuple[str, str, list[Turn]] | JSONResponse:
+    """The audience actually granted, the caller and the history; or the 429 for a public caller."""
+    user, limited = _caller(services, request)
+    if limited:
         return limited
-    return audience, [Turn(h.question, h.answer) for h in body.history]
+    audience = "staff" if body.audience == "staff" and user else "public"
+    return audience, user, [Turn(h.question, h.answer) for h in body.history]
 
 
 router = APIRouter(prefix="/api", tags=["assistant"], responses={
@@ -161,9 +154,9 @@ def ask(body: AskRequest, request: Request, services: Services = Depends(_servic
     prepared = _prepare(body, request, services)
     if isinstance(prepared, JSONResponse):
         return prepared
-    audience, history = prepared
+    audience, user, history = prepared
     try:
-        answer = services.ask(body.question, audience=audience, surface="api", user=_caller(services, request),
+        answer = services.ask(body.question, audience=audience, surface="api", user=user,
                               history=history, k=body.k, doc_ids=body.doc_ids or None)
     except QuestionError as exc:
         return _error(422, str(exc), ["question"])
@@ -175,11 +168,8 @@ def ask_stream(body: AskRequest, request: Request, services: Services = Depends(
     prepared = _prepare(body, request, services)
     if isinstance(prepared, JSONResponse):
         return prepared
-    audience, history = prepared
-    user = _caller(services, request)
+    audience, user, history = prepared
     try:  # check the question before the 200 goes out
-        from assistant.guardrails import check_question
-
         check_question(body.question, services.settings.max_question_chars)
     except QuestionError as exc:
         return _error(422, str(exc), ["question"])
@@ -201,14 +191,14 @@ def ask_stream(body: AskRequest, request: Request, services: Services = Depends(
 
 @router.post("/feedback", status_code=201, summary="Thumbs up/down with reasons on an answer.")
 def feedback(body: FeedbackRequest, request: Request, services: Services = Depends(_services)):
-    user = services.staff_user(request)
-    if user is None and (limited := _limit_public(services, request)):
+    user, limited = _caller(services, request)
+    if limited:
         return limited
     try:
         fid = services.records.add_feedback(
             surface="api", rating=body.rating, question=body.question, answer=body.answer,
             reasons=body.reasons, comment=body.comment, citations=body.citations,
-            language=body.language, user=user or "")
+            language=body.language, user=user)
     except RecordsError as exc:
         return _error(422, str(exc), [str(exc).split(":")[0]])
     return {"id": fid}
@@ -216,12 +206,12 @@ def feedback(body: FeedbackRequest, request: Request, services: Services = Depen
 
 @router.post("/handoff", status_code=201, summary="Pass a question to a human officer.")
 def handoff(body: HandoffRequest, request: Request, services: Services = Depends(_services)):
-    user = services.staff_user(request)
-    if user is None and (limited := _limit_public(services, request)):
+    user, limited = _caller(services, request)
+    if limited:
         return limited
     try:
         hid = services.records.add_handoff(surface="api", question=body.question, language=body.language,
-                                           user=user or "")
+                                           user=user)
     except RecordsError as exc:
         return _error(422, str(exc), [str(exc).split(":")[0]])
     return {"id": hid}
@@ -237,16 +227,14 @@ def login(body: LoginRequest, request: Request, services: Services = Depends(_se
     try:
         token = services.accounts.login(body.name, body.password, client=services.client_key(request))
     except LoginError as exc:
-        status = 429 if "many" in str(exc).lower() else 401
-        return _error(status, str(exc))
+        return _error(429 if exc.throttled else 401, str(exc))
     return {"token": token, "token_type": "bearer", "expires_in": int(services.settings.session_hours * 3600)}
 
 
 @router.post("/logout", summary="End a staff session (bearer token or cookie).")
 def logout(request: Request, services: Services = Depends(_services)):
-    auth = request.headers.get("authorization", "")
-    services.accounts.logout(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
-    services.accounts.logout(request.cookies.get(SESSION_COOKIE))
+    for token in services.session_tokens(request):
+        services.accounts.logout(token)
     response = JSONResponse({"ok": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -62,7 +62,14 @@ _SWEEP_AT = 1024  # throttle entries kept before stale ones are swept out
 
 
 class LoginError(Exception):
-    """Message is safe to show on the login page (never says whether the user exists)."""
+    """Message is safe to show on the login page (never says whether the user exists).
+
+    ``throttled`` is True when sign-in is paused after too many failures (HTTP 429, not 401).
+    """
+
+    def __init__(self, message: str, throttled: bool = False):
+        super().__init__(message)
+        self.throttled = throttled
 
 
 class AccountError(ValueError):
@@ -244,7 +251,8 @@ class Accounts:
             minutes = max(1, math.ceil(wait / 60))
             raise LoginError(
                 f"Too many failed attempts. Try again in {minutes} minutes. / "
-                f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."
+                f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
+                throttled=True,
             )
         with self._lock:
             row = self._db.execute("SELECT pw_hash FROM users WHERE name = ?", (user,)).fetchone()

@@ -111,8 +111,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             token = services.accounts.login(name.strip(), password, client=services.client_key(request))
         except LoginError as exc:
-            status = 429 if "many" in str(exc).lower() else 401
-            return HTMLResponse(_login_page(lang, str(exc), _safe_next(next)), status_code=status)
+            return HTMLResponse(_login_page(lang, str(exc), _safe_next(next)),
+                                status_code=429 if exc.throttled else 401)
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(SESSION_COOKIE, token, max_age=int(settings.session_hours * 3600), httponly=True,
                             samesite="lax", secure=request.url.scheme == "https", path="/")

@@ -128,13 +128,27 @@ class Services:
 
     # ------------------------------------------------------------------ who is asking
 
+    @staticmethod
+    def session_tokens(request) -> list[str]:
+        """The session tokens a request carries: the workspace's cookie and an ``Authorization: Bearer``."""
+        auth = request.headers.get("authorization", "")
+        bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        return [t for t in (request.cookies.get(SESSION_COOKIE), bearer) if t]
+
     def staff_user(self, request) -> str | None:
         """The signed-in staff user of a Starlette/FastAPI request, or None."""
-        auth = request.headers.get("authorization", "")
-        for token in (request.cookies.get(SESSION_COOKIE), auth[7:].strip() if auth.lower().startswith("bearer ") else None):
-            if token and (user := self.accounts.session_user(token)):
+        for token in self.session_tokens(request):
+            if user := self.accounts.session_user(token):
                 return user
         return None
+
+    def public_wait(self, request) -> int:
+        """0 if a public caller may go on (and is counted), else whole seconds to wait.
+
+        One budget per client address, shared by the widget and the API.
+        """
+        wait = self.public_limiter.check(self.client_key(request))
+        return max(1, int(wait + 0.999)) if wait else 0
 
     @staticmethod
     def client_key(request) -> str:

@@ -264,6 +264,8 @@ class Store:
         self._lock = threading.RLock()
         self.server = bool(settings.chroma_host)  # server mode: see the module docstring
         self._last_sync = float("-inf")  # time.monotonic() of the last sync attempt
+        self._size_checked = float("-inf")  # time.monotonic() of the last size check (see _large)
+        self._is_large = False
         self._server_down = False  # an outage is logged once, not on every query
         self._warned: set[tuple[str, str]] = set()
         self._disk_warned = False  # a full disk refusing Chroma reads is logged once
@@ -998,7 +1000,7 @@ class Store:
     def _large(self) -> bool:
         """Is the index big enough that stop words' posting lists dominate lexical time? (cached 30 s)"""
         now = time.monotonic()
-        if now - getattr(self, "_size_checked", -1e9) > 30:
+        if now - self._size_checked > 30:
             self._size_checked = now
             self._is_large = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] >= self.LARGE
         return self._is_large

@@ -109,12 +109,13 @@ def bench_ingest(path: Path, sample: int, store_dir: Path | None) -> dict:
 
 
 def _percentiles(values: list[float]) -> dict:
-    import numpy as np
+    from eval.metrics import percentile
 
-    if not values:
-        return {"p50": None, "p95": None, "p99": None}
-    arr = np.asarray(values)
-    return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 95, 99)}
+    out = {}
+    for q in (50, 95, 99):
+        value = percentile(values, q)
+        out[f"p{q}"] = None if value is None else round(value, 1)
+    return out
 
 
 def _rss_mb(pid: int) -> float:

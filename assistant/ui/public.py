@@ -30,8 +30,8 @@ AUDIENCE = "public"  # never from the request
 
 
 def _limited(services: Services, request: gr.Request, code: str) -> str | None:
-    wait = services.public_limiter.check(services.client_key(request))
-    return t("rate_limited", code, seconds=max(1, int(wait + 0.999))) if wait else None
+    wait = services.public_wait(request)
+    return t("rate_limited", code, seconds=wait) if wait else None
 
 
 def build_public(services: Services) -> gr.Blocks:

@@ -70,17 +70,14 @@ def _date(value: str, lang: str) -> dt.date | None:
 def build_staff(services: Services) -> gr.Blocks:
     store = services.assistant.store
 
-    def doc_rows(lang: str) -> list[list]:
-        return [[d.title, d.doc_id, d.access, d.language, d.chunks, _when(d.modified), d.path]
-                for d in store.documents()]
+    def doc_rows(docs) -> list[list]:
+        return [[d.title, d.doc_id, d.access, d.language, d.chunks, _when(d.modified), d.path] for d in docs]
 
-    def doc_choices() -> list[tuple[str, str]]:
-        seen, out = set(), []
-        for d in store.documents():
-            if d.doc_id not in seen:
-                seen.add(d.doc_id)
-                out.append((f"{d.title} ({d.access})", d.doc_id))
-        return out
+    def doc_choices(docs) -> list[tuple[str, str]]:
+        first: dict[str, tuple[str, str]] = {}  # a document ingested under two paths is listed once
+        for d in docs:
+            first.setdefault(d.doc_id, (f"{d.title} ({d.access})", d.doc_id))
+        return list(first.values())
 
     def feedback_rows(lang: str) -> list[list]:
         return [[f.id, _when(f.created), f.surface, t("thumbs_up" if f.rating > 0 else "thumbs_down", lang), ", ".join(f.reasons),
@@ -91,10 +88,11 @@ def build_staff(services: Services) -> gr.Blocks:
                 for h in services.records.list_handoffs("open")]
 
     def tables(lang: str):
+        docs = store.documents()  # read once for the table and the filter
         return (
-            gr.update(value=doc_rows(lang), headers=DOC_HEADERS[lang]),
+            gr.update(value=doc_rows(docs), headers=DOC_HEADERS[lang]),
             gr.update(choices=store.file_paths(), value=None),
-            gr.update(choices=doc_choices()),
+            gr.update(choices=doc_choices(docs)),
             gr.update(value=feedback_rows(lang), headers=FEEDBACK_HEADERS[lang]),
             gr.update(value=handoff_rows(), headers=HANDOFF_HEADERS[lang]),
         )
